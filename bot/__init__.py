@@ -1,0 +1,1 @@
+"""selvhjelp-bot: a private Telegram bot for self-organised self-help groups."""

@@ -1,0 +1,120 @@
+"""Command line: python -m bot [run|chat|ask|check-config] ...
+
+python -m bot                 run on Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat
+python -m bot run             run on Telegram (polling or webhook, from config.yaml)
+python -m bot chat            local terminal chat: the same bot, no token, nothing sent anywhere
+python -m bot ask [--lang nb|en] [QUESTION ...]
+                              answer questions (or one per stdin line) as JSON lines
+python -m bot check-config [PATH]
+                              validate config.yaml; one line per problem, exit 1 if broken
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import Config, ConfigError, load_config
+from bot.content import ContentError, load_content
+
+log = logging.getLogger("selvhjelp")
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def run_telegram(config: Config) -> int:
+    """Connect to Telegram with long polling or a webhook until stopped."""
+    from telegram import Update
+
+    from bot.app import build_application, create_services
+
+    async def prepare() -> object:
+        return await create_services(config)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    services = loop.run_until_complete(prepare())
+    app = build_application(services)  # type: ignore[arg-type]
+
+    async def close_storage(_app: object) -> None:
+        await services.storage.close()  # type: ignore[attr-defined]
+
+    app.post_shutdown = close_storage
+    if config.mode == "webhook":
+        log.info("starting in webhook mode")
+        app.run_webhook(
+            listen=config.webhook.listen,
+            port=config.webhook.port,
+            url_path="telegram",
+            webhook_url=config.webhook.public_url,
+            secret_token=config.webhook.secret_token,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("starting in polling mode")
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default="config.yaml", help="path to config.yaml")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run on Telegram")
+    chat = sub.add_parser("chat", help="local terminal chat, no token needed")
+    chat.add_argument("--lang", choices=("nb", "en"))
+    ask = sub.add_parser("ask", help="answer questions as JSON lines")
+    ask.add_argument("--lang", choices=("nb", "en"))
+    ask.add_argument("question", nargs="*")
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("path", nargs="?")
+    args = parser.parse_args(argv)
+
+    path = args.path if args.command == "check-config" and args.path else args.config
+    try:
+        config = load_config(path)
+        load_content()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}", file=sys.stderr)
+        return 1
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(f"flows: {problem}", file=sys.stderr)
+        return 1
+    if args.command == "check-config":
+        counts = f"{len(config.municipalities)} municipalities, {len(config.regions)} regions"
+        print(f"{path}: OK ({counts})")
+        return 0
+
+    command = args.command or ("run" if config.token else "chat")
+    if command == "run":
+        if not config.token:
+            print(
+                "TELEGRAM_BOT_TOKEN is not set. Try the bot locally: python -m bot chat",
+                file=sys.stderr,
+            )
+            return 2
+        setup_logging()
+        return run_telegram(config)
+
+    from bot import local
+
+    logging.basicConfig(level=logging.WARNING)
+    if command == "chat":
+        return asyncio.run(local.run_terminal_chat(config, args.lang, sys.stdin, sys.stdout))
+    questions = [" ".join(args.question)] if args.question else local.stdin_lines()
+    return asyncio.run(local.run_ask(config, args.lang, questions, sys.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

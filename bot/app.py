@@ -1,0 +1,124 @@
+"""The composition root: build_application() is the one place every handler is added, in order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from telegram import BotCommand
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
+
+from bot.config import Config
+from bot.content import Content, load_content
+from bot.faq import FaqIndex
+from bot.handlers import (
+    buttons,
+    errors,
+    faq_menu,
+    groups,
+    language,
+    misc,
+    privacy,
+    questions,
+    start,
+)
+from bot.privacy import Pseudonymizer, load_or_create_key
+from bot.safety import CrisisDetector
+from bot.services import BotContext, BotData, Services
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Shown in Telegram's command menu, in this order; descriptions come from flows/<lang>/ui.yaml.
+MENU_COMMANDS = ("start", "faq", "help", "language", "privacy", "forget", "cancel")
+# Telegram language codes that get the bokmål menu; everyone else gets English.
+NORWEGIAN_MENU_CODES = ("nb", "nn", "no")
+# A token is required by the library even when the fake API answers; it is never sent anywhere.
+OFFLINE_TOKEN = "1000000000:offline-terminal-chat"
+DATABASE_NAME = "selvhjelp.sqlite3"
+
+
+def create_safety(content: Content) -> CrisisDetector:
+    """The crisis detector, with the same nynorsk/dialect mapping the matcher uses."""
+    variants = {str(k): str(v) for k, v in (content.lexicon.get("nb_variants") or {}).items()}
+    return CrisisDetector.build(content.crisis_patterns, content.crisis_exclude, variants)
+
+
+async def create_services(
+    config: Config,
+    *,
+    content: Content | None = None,
+    clock: Callable[[], float] = time.time,
+    database: str | None = None,
+) -> Services:
+    """Load content, build the indexes and open the database (running migrations)."""
+    content = content or load_content()
+    storage = await Storage.open(database or config.data_dir / DATABASE_NAME, clock)
+    key = load_or_create_key(config.data_dir, config.secret_key)
+    return Services(
+        config=config,
+        content=content,
+        faq=FaqIndex(content),
+        crisis=create_safety(content),
+        storage=storage,
+        pseudonymizer=Pseudonymizer(key),
+        clock=clock,
+    )
+
+
+async def register_commands(app: Application) -> None:
+    """Publish the command menu in bokmål (the default) and English."""
+    services: Services = app.bot_data.services
+    content = services.content
+
+    def menu(lang: str) -> list[BotCommand]:
+        return [BotCommand(c, content.text(lang, f"commands.{c}")) for c in MENU_COMMANDS]
+
+    await app.bot.set_my_commands(menu("nb"))
+    await app.bot.set_my_commands(menu("en"), language_code="en")
+    for code in NORWEGIAN_MENU_CODES:
+        await app.bot.set_my_commands(menu("nb"), language_code=code)
+
+
+def build_application(
+    services: Services,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    with_updater: bool = True,
+) -> Application:
+    """The bot: every handler, in the order that decides precedence."""
+    config = services.config
+    builder = (
+        ApplicationBuilder()
+        .token(config.token or OFFLINE_TOKEN)
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .post_init(register_commands)
+    )
+    if config.api_base_url:
+        builder = builder.base_url(config.api_base_url)
+    if config.file_base_url:
+        builder = builder.base_file_url(config.file_base_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if not with_updater:
+        builder = builder.updater(None)
+    app = builder.build()
+    app.bot_data.services = services
+
+    # 1. Group chats first: nothing personal is discussed there, whatever the command.
+    app.add_handlers(groups.HANDLERS)
+    # 2. Private-chat commands, then the catch-all for unknown commands (misc.HANDLERS ends
+    #    with it, so it must stay last among commands).
+    for module in (start, faq_menu, language, privacy, misc):
+        app.add_handlers(module.HANDLERS)
+    # 3. Button presses (one router validates every callback).
+    app.add_handlers(buttons.HANDLERS)
+    # 4. Free text and everything else in private chats: crisis check, then the FAQ.
+    app.add_handlers(questions.HANDLERS)
+    app.add_error_handler(errors.on_error)
+    return app

@@ -1,0 +1,356 @@
+"""config.yaml -> frozen, typed settings. Secrets and overrides come from environment variables.
+
+A broken file never half-loads: `load_config` collects every problem as one line
+`key.path: expected ..., got ...` and raises ConfigError with all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+LANGUAGES = ("nb", "en")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CODE_RE = re.compile(r"^[a-z0-9-]{1,24}$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ConfigError(Exception):
+    """config.yaml is unusable; `problems` holds one line per bad key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Municipality:
+    name: str
+    code: str
+    region_id: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Region:
+    id: str
+    name: str
+    office: str
+    municipalities: tuple[Municipality, ...]
+
+
+@dataclass(frozen=True)
+class CrisisNumber:
+    key: str
+    number: str
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    user_id: int
+    municipalities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Office:
+    user_id: int
+    region: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    listen: str
+    port: int
+    public_url: str
+    secret_token: str | None
+
+
+@dataclass(frozen=True)
+class Config:
+    token: str | None
+    mode: str
+    api_base_url: str | None
+    file_base_url: str | None
+    webhook: Webhook
+    data_dir: Path
+    default_language: str
+    crisis_numbers: tuple[CrisisNumber, ...]
+    min_count: int
+    retention_days: int
+    min_age: int
+    digest_weekday: str
+    digest_time: str
+    timezone: str
+    regions: tuple[Region, ...]
+    admins: frozenset[int]
+    coordinators: tuple[Coordinator, ...]
+    offices: tuple[Office, ...]
+    secret_key: str | None = field(default=None, repr=False)
+
+    @property
+    def municipalities(self) -> tuple[Municipality, ...]:
+        """Every municipality of every region, in config order."""
+        return tuple(m for r in self.regions for m in r.municipalities)
+
+    def municipality_by_code(self, code: str) -> Municipality | None:
+        """The municipality whose deep-link code is `code`, if any."""
+        return next((m for m in self.municipalities if m.code == code), None)
+
+
+class _Checker:
+    """Walks the raw YAML, recording `path: expected X, got Y` for each bad value."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, expected: str, value: Any) -> None:
+        got = "nothing" if value is None else repr(value)
+        if len(got) > 60:
+            got = got[:57] + "..."
+        self.problems.append(f"{path}: expected {expected}, got {got}")
+
+    def mapping(self, raw: Any, path: str, required: bool = True) -> Mapping[str, Any]:
+        if raw is None and not required:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.fail(path, "a mapping of keys", raw)
+            return {}
+        return raw
+
+    def string(self, raw: Any, path: str, default: str | None = None) -> str:
+        if raw is None and default is not None:
+            return default
+        if not isinstance(raw, str) or not raw.strip():
+            self.fail(path, "a non-empty text", raw)
+            return default or ""
+        return raw.strip()
+
+    def integer(self, raw: Any, path: str, low: int, high: int, default: int | None = None) -> int:
+        if raw is None and default is not None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+            self.fail(path, f"a whole number from {low} to {high}", raw)
+            return default if default is not None else low
+        return raw
+
+    def choice(self, raw: Any, path: str, options: tuple[str, ...], default: str) -> str:
+        if raw is None:
+            return default
+        if raw not in options:
+            self.fail(path, "one of " + ", ".join(options), raw)
+            return default
+        return str(raw)
+
+    def sequence(self, raw: Any, path: str, what: str, required: bool = True) -> list[Any]:
+        if raw is None and not required:
+            return []
+        if not isinstance(raw, list):
+            self.fail(path, f"a list of {what}", raw)
+            return []
+        return raw
+
+    def names(self, raw: Any, path: str) -> tuple[str, ...]:
+        items = self.sequence(raw, path, "names")
+        out = []
+        for i, item in enumerate(items):
+            if isinstance(item, str) and item.strip():
+                out.append(item.strip())
+            else:
+                self.fail(f"{path}[{i}]", "a name", item)
+        return tuple(out)
+
+
+def _env(name: str, environ: Mapping[str, str]) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _regions(c: _Checker, raw: Any) -> tuple[Region, ...]:
+    regions = []
+    seen_codes: set[str] = set()
+    seen_names: set[str] = set()
+    for i, raw_region in enumerate(c.sequence(raw, "regions", "regions")):
+        path = f"regions[{i}]"
+        r = c.mapping(raw_region, path)
+        if not r:
+            continue
+        region_id = c.string(r.get("id"), f"{path}.id")
+        munis = []
+        for j, raw_muni in enumerate(
+            c.sequence(r.get("municipalities"), f"{path}.municipalities", "municipalities")
+        ):
+            mpath = f"{path}.municipalities[{j}]"
+            m = c.mapping(raw_muni, mpath)
+            if not m:
+                continue
+            name = c.string(m.get("name"), f"{mpath}.name")
+            code = m.get("code")
+            if not isinstance(code, str) or not _CODE_RE.match(code):
+                c.fail(f"{mpath}.code", "a short code of a-z, 0-9 and '-' (at most 24)", code)
+                code = ""
+            elif code in seen_codes:
+                c.fail(f"{mpath}.code", "a code no other municipality uses", code)
+            if name.casefold() in seen_names:
+                c.fail(f"{mpath}.name", "a municipality listed only once", name)
+            seen_codes.add(code)
+            seen_names.add(name.casefold())
+            aliases = c.names(m["aliases"], f"{mpath}.aliases") if "aliases" in m else ()
+            munis.append(Municipality(name, code, region_id, aliases))
+        regions.append(
+            Region(
+                id=region_id,
+                name=c.string(r.get("name"), f"{path}.name"),
+                office=c.string(r.get("office"), f"{path}.office"),
+                municipalities=tuple(munis),
+            )
+        )
+    return tuple(regions)
+
+
+def _user_id(c: _Checker, raw: Any, path: str) -> int:
+    return c.integer(raw, path, 1, 2**53)
+
+
+def parse_config(
+    raw: Any, environ: Mapping[str, str] | None = None, source: str = "config.yaml"
+) -> Config:
+    """Validate the raw YAML document and build Config, or raise ConfigError listing problems."""
+    env = os.environ if environ is None else environ
+    c = _Checker()
+    root = c.mapping(raw, "(top level)")
+    tg = c.mapping(root.get("telegram"), "telegram", required=False)
+    wh = c.mapping(tg.get("webhook"), "telegram.webhook", required=False)
+    mode = c.choice(tg.get("mode"), "telegram.mode", ("polling", "webhook"), "polling")
+    public_url = str(wh.get("public_url") or "")
+    if mode == "webhook" and not public_url.startswith("https://"):
+        c.fail("telegram.webhook.public_url", "an https:// URL in webhook mode", public_url)
+    webhook = Webhook(
+        listen=c.string(wh.get("listen"), "telegram.webhook.listen", "0.0.0.0"),
+        port=c.integer(wh.get("port"), "telegram.webhook.port", 1, 65535, 8443),
+        public_url=public_url,
+        secret_token=_env("TELEGRAM_WEBHOOK_SECRET", env),
+    )
+    for key in ("api_base_url", "file_base_url"):
+        value = tg.get(key)
+        if value not in (None, "") and not (
+            isinstance(value, str) and value.startswith(("http://", "https://"))
+        ):
+            c.fail(f"telegram.{key}", "an http:// or https:// URL or nothing", value)
+
+    crisis = c.mapping(root.get("crisis"), "crisis")
+    numbers = []
+    for i, item in enumerate(c.sequence(crisis.get("numbers"), "crisis.numbers", "numbers")):
+        m = c.mapping(item, f"crisis.numbers[{i}]")
+        if m:
+            number = m.get("number")
+            if isinstance(number, int):
+                number = str(number)
+            numbers.append(
+                CrisisNumber(
+                    c.string(m.get("key"), f"crisis.numbers[{i}].key"),
+                    c.string(number, f"crisis.numbers[{i}].number"),
+                )
+            )
+    if isinstance(crisis.get("numbers"), list) and not numbers:
+        c.fail("crisis.numbers", "at least one emergency number", crisis.get("numbers"))
+
+    privacy = c.mapping(root.get("privacy"), "privacy", required=False)
+    digest = c.mapping(root.get("digest"), "digest", required=False)
+    tz = c.string(digest.get("timezone"), "digest.timezone", "Europe/Oslo")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail("digest.timezone", "an IANA time zone such as Europe/Oslo", tz)
+    digest_time = digest.get("time", "08:00")
+    if not isinstance(digest_time, str) or not _TIME_RE.match(digest_time):
+        c.fail("digest.time", 'a time as "HH:MM" in quotes', digest_time)
+        digest_time = "08:00"
+
+    regions = _regions(c, root.get("regions"))
+    region_ids = {r.id for r in regions}
+    muni_names = {m.name for r in regions for m in r.municipalities}
+
+    roles = c.mapping(root.get("roles"), "roles", required=False)
+    admins = frozenset(
+        _user_id(c, v, f"roles.admins[{i}]")
+        for i, v in enumerate(c.sequence(roles.get("admins"), "roles.admins", "user ids", False))
+    )
+    coordinators = []
+    for i, item in enumerate(
+        c.sequence(roles.get("coordinators"), "roles.coordinators", "coordinators", False)
+    ):
+        path = f"roles.coordinators[{i}]"
+        m = c.mapping(item, path)
+        if not m:
+            continue
+        names = c.names(m.get("municipalities"), f"{path}.municipalities")
+        for j, name in enumerate(names):
+            if name not in muni_names:
+                c.fail(f"{path}.municipalities[{j}]", "a municipality listed under regions", name)
+        coordinators.append(Coordinator(_user_id(c, m.get("user_id"), f"{path}.user_id"), names))
+    offices = []
+    for i, item in enumerate(c.sequence(roles.get("offices"), "roles.offices", "offices", False)):
+        path = f"roles.offices[{i}]"
+        m = c.mapping(item, path)
+        if not m:
+            continue
+        region = c.string(m.get("region"), f"{path}.region")
+        if region and region not in region_ids:
+            c.fail(f"{path}.region", "a region id listed under regions", region)
+        offices.append(Office(_user_id(c, m.get("user_id"), f"{path}.user_id"), region))
+
+    config = Config(
+        token=_env("TELEGRAM_BOT_TOKEN", env),
+        mode=mode,
+        api_base_url=_env("TELEGRAM_API_BASE_URL", env) or (tg.get("api_base_url") or None),
+        file_base_url=_env("TELEGRAM_FILE_BASE_URL", env) or (tg.get("file_base_url") or None),
+        webhook=webhook,
+        data_dir=Path(_env("SELVHJELP_DATA_DIR", env) or str(root.get("data_dir") or "data")),
+        default_language=c.choice(
+            root.get("default_language"), "default_language", LANGUAGES, "nb"
+        ),
+        crisis_numbers=tuple(numbers),
+        min_count=c.integer(privacy.get("min_count"), "privacy.min_count", 1, 100, 3),
+        retention_days=c.integer(
+            privacy.get("retention_days"), "privacy.retention_days", 15, 3650, 180
+        ),
+        min_age=c.integer(privacy.get("min_age"), "privacy.min_age", 13, 120, 18),
+        digest_weekday=c.choice(digest.get("weekday"), "digest.weekday", WEEKDAYS, "monday"),
+        digest_time=digest_time,
+        timezone=tz,
+        regions=regions,
+        admins=admins,
+        coordinators=tuple(coordinators),
+        offices=tuple(offices),
+        secret_key=_env("SELVHJELP_SECRET_KEY", env),
+    )
+    if c.problems:
+        raise ConfigError(source, c.problems)
+    return config
+
+
+def load_config(
+    path: str | Path = "config.yaml", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read and validate config.yaml; unreadable or invalid YAML is a ConfigError too."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(source, [f"(file): cannot read it ({exc.strerror})"]) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        problem = f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        raise ConfigError(source, [problem]) from exc
+    return parse_config(raw, environ, source)

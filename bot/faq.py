@@ -1,0 +1,258 @@
+"""The question-answering index (pure: text in, ranked topics out).
+
+Method, chosen by measurement on tests/data/questions.yaml (see bench/faq.py and the README):
+each topic's title and example phrasings (and, weakly, its answer) become TF-IDF vectors over
+*terms*: Snowball stems (Norwegian or English), the parts of Norwegian compounds
+("selvhjelpsgruppa" -> selvhjelp, gruppe) and, for words the index has never seen, the closest
+known stem by edit distance (rapidfuzz), which absorbs typos. A question scores each topic by
+cosine similarity with its best example, blended with the whole topic. Nynorsk and dialect words
+are mapped to bokmål first (flows/lexicon.yaml). The question's language is read from function
+words, so an English question is answered in English whatever the chat's language is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from rapidfuzz import fuzz, process
+
+from bot.config import LANGUAGES
+from bot.content import Content
+from bot.textnorm import apply_variants, normalise, tokens
+
+STEMMER_NAMES = {"nb": "norwegian", "en": "english"}
+EXAMPLE_WEIGHT = 0.7  # share of a topic's score that comes from its best-matching example
+ANSWER_TERM_WEIGHT = 0.3  # answer words count less than titles and example phrasings
+FUZZY_CUTOFF = 82.0  # rapidfuzz ratio a typo must reach to stand for a known stem
+MIN_FUZZY_LEN = 4
+LINKING_LETTERS = ("s", "e")  # Norwegian compounds join parts with -s- or -e-
+
+
+@dataclass(frozen=True)
+class Ranked:
+    topic_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict on one question."""
+
+    lang: str  # language the question is written in (or the fallback given)
+    ranked: tuple[Ranked, ...]  # best first, at most `limit`
+
+    @property
+    def best(self) -> Ranked | None:
+        return self.ranked[0] if self.ranked else None
+
+
+Vector = dict[str, float]
+
+
+def _cosine(a: Mapping[str, float], b: Mapping[str, float], norm_b: float) -> float:
+    if norm_b == 0.0:
+        return 0.0
+    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
+    norm_a = math.sqrt(sum(w * w for w in a.values()))
+    return dot / (norm_a * norm_b) if norm_a else 0.0
+
+
+class _LanguageIndex:
+    """TF-IDF index of one language's topics."""
+
+    def __init__(
+        self,
+        lang: str,
+        content: Content,
+        variants: dict[str, str],
+        extra_parts: Iterable[str],
+        stopwords: frozenset[str],
+    ) -> None:
+        self.lang = lang
+        self.variants = variants if lang == "nb" else {}
+        self.stopwords = stopwords
+        self._stemmer = snowballstemmer.stemmer(STEMMER_NAMES[lang])
+        corpus_words: set[str] = set()
+        raw_docs: list[tuple[str, list[str], float]] = []  # (topic, words, weight)
+        for topic in content.topics.values():
+            text = topic.text[lang]
+            for phrase in (text.title, *text.examples):
+                words = self._words(phrase)
+                raw_docs.append((topic.id, words, 1.0))
+                corpus_words.update(words)
+            answer_words = self._words(text.answer)
+            raw_docs.append((topic.id, answer_words, ANSWER_TERM_WEIGHT))
+            corpus_words.update(answer_words)
+        self.parts = {self._stem(w) for w in (*corpus_words, *extra_parts) if len(w) >= 3}
+        self._known_stems = {self._stem(w) for w in corpus_words}
+        self._choices = sorted(self._known_stems | self.parts)
+
+        doc_terms = [(tid, self._terms(words), weight) for tid, words, weight in raw_docs]
+        df: Counter[str] = Counter()
+        for _, terms, _w in doc_terms:
+            df.update(set(terms))
+        n_docs = len(doc_terms)
+        self.idf = {t: math.log(1 + n_docs / c) for t, c in df.items()}
+
+        self.examples: list[tuple[str, Vector, float]] = []
+        topic_vectors: dict[str, Vector] = defaultdict(dict)
+        for tid, terms, weight in doc_terms:
+            vec = self._vector(terms)
+            if weight == 1.0 and vec:
+                self.examples.append((tid, vec, math.sqrt(sum(v * v for v in vec.values()))))
+            tv = topic_vectors[tid]
+            for t, w in vec.items():
+                tv[t] = tv.get(t, 0.0) + w * weight
+        self.topics = {
+            tid: (vec, math.sqrt(sum(v * v for v in vec.values())))
+            for tid, vec in topic_vectors.items()
+        }
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for i, (_tid, vec, _n) in enumerate(self.examples):
+            for t in vec:
+                self._postings[t].append(i)
+
+    def _words(self, text: str) -> list[str]:
+        words = apply_variants(tokens(normalise(text)), self.variants)
+        return [w for w in words if w not in self.stopwords]
+
+    def _stem(self, word: str) -> str:
+        return str(self._stemmer.stemWord(word))
+
+    def _split_compound(self, word: str) -> list[str]:
+        """Known parts of a Norwegian compound, longest head first; [] if it does not split."""
+        if self.lang != "nb" or len(word) < 7:
+            return []
+        for i in range(len(word) - 3, 2, -1):
+            head, tail = word[:i], word[i:]
+            heads = [head]
+            if head[-1] in LINKING_LETTERS and len(head) > 3:
+                heads.append(head[:-1])
+            tail_stem = self._stem(tail)
+            if tail_stem not in self.parts:
+                continue
+            for h in heads:
+                if self._stem(h) in self.parts or h in self.parts:
+                    return [self._stem(h), tail_stem]
+        return []
+
+    def _terms(self, words: list[str]) -> list[str]:
+        out: list[str] = []
+        for w in words:
+            out.extend(self._word_terms(w))
+        return out
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one index lives for the whole process
+    def _word_terms(self, word: str) -> tuple[str, ...]:
+        stem = self._stem(word)
+        terms = [stem, *self._split_compound(word)]
+        return tuple(dict.fromkeys(terms))
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one index lives for the whole process
+    def _query_terms(self, word: str) -> tuple[tuple[str, float], ...]:
+        """Terms for a word of a question: as in the index, or the nearest known stem for typos."""
+        terms = [t for t in self._word_terms(word) if t in self.idf]
+        if terms:
+            return tuple((t, 1.0) for t in terms)
+        stem = self._stem(word)
+        if len(stem) >= MIN_FUZZY_LEN:
+            hit = process.extractOne(
+                stem, self._choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+            )
+            if hit is not None and hit[0] in self.idf:
+                return ((hit[0], hit[1] / 100.0),)
+            parts = self._fuzzy_compound(word)
+            if parts:
+                return parts
+        return ()
+
+    def _fuzzy_compound(self, word: str) -> tuple[tuple[str, float], ...]:
+        """A misspelt compound: split it where both sides are close to known parts."""
+        if self.lang != "nb" or len(word) < 8:
+            return ()
+        for i in range(len(word) - 4, 3, -1):
+            head = process.extractOne(
+                word[:i].rstrip("s"), self._choices, scorer=fuzz.ratio, score_cutoff=85
+            )
+            tail = process.extractOne(
+                self._stem(word[i:]), self._choices, scorer=fuzz.ratio, score_cutoff=85
+            )
+            if head and tail and head[0] in self.idf and tail[0] in self.idf:
+                return ((head[0], head[1] / 100.0), (tail[0], tail[1] / 100.0))
+        return ()
+
+    def _vector(self, terms: Iterable[str], weights: Mapping[str, float] | None = None) -> Vector:
+        tf: Counter[str] = Counter(terms)
+        return {
+            t: (1 + math.log(c)) * self.idf.get(t, 0.0) * (weights or {}).get(t, 1.0)
+            for t, c in tf.items()
+            if t in self.idf
+        }
+
+    def query_vector(self, text: str) -> Vector:
+        weights: dict[str, float] = {}
+        terms: list[str] = []
+        for w in self._words(text):
+            for term, weight in self._query_terms(w):
+                terms.append(term)
+                weights[term] = max(weights.get(term, 0.0), weight)
+        return self._vector(terms, weights)
+
+    def rank(self, text: str) -> list[Ranked]:
+        query = self.query_vector(text)
+        if not query:
+            return []
+        best_example: dict[str, float] = {}
+        candidates = {i for t in query for i in self._postings.get(t, ())}
+        for i in candidates:
+            tid, vec, norm = self.examples[i]
+            score = _cosine(query, vec, norm)
+            if score > best_example.get(tid, 0.0):
+                best_example[tid] = score
+        scored = []
+        for tid, (vec, norm) in self.topics.items():
+            whole = _cosine(query, vec, norm)
+            score = EXAMPLE_WEIGHT * best_example.get(tid, 0.0) + (1 - EXAMPLE_WEIGHT) * whole
+            if score > 0.0:
+                scored.append(Ranked(tid, round(score, 4)))
+        scored.sort(key=lambda r: r.score, reverse=True)
+        return scored
+
+
+class FaqIndex:
+    """Ranks FAQ topics for a free-text question, in the question's own language."""
+
+    def __init__(self, content: Content) -> None:
+        lexicon = content.lexicon
+        variants = {str(k): str(v) for k, v in (lexicon.get("nb_variants") or {}).items()}
+        parts = [str(p) for p in lexicon.get("compound_parts") or ()]
+        hints = lexicon.get("language_hints") or {}
+        self._hints = {lang: frozenset(str(w) for w in hints.get(lang, ())) for lang in LANGUAGES}
+        stop = lexicon.get("stopwords") or {}
+        self._indexes = {
+            lang: _LanguageIndex(
+                lang, content, variants, parts, frozenset(str(w) for w in stop.get(lang, ()))
+            )
+            for lang in LANGUAGES
+        }
+
+    def detect_language(self, text: str, fallback: str) -> str:
+        """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
+        words = tokens(normalise(text))
+        counts = {lang: sum(w in self._hints[lang] for w in words) for lang in LANGUAGES}
+        if counts["en"] > counts["nb"]:
+            return "en"
+        if counts["nb"] > counts["en"]:
+            return "nb"
+        return fallback
+
+    def match(self, text: str, fallback_lang: str, limit: int = 3) -> Match:
+        """Rank topics for `text`; the language decides which index (and reply language)."""
+        lang = self.detect_language(text, fallback_lang)
+        ranked = self._indexes[lang].rank(text)
+        return Match(lang, tuple(ranked[:limit]))

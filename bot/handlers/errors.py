@@ -1,0 +1,34 @@
+"""The error handler: log the failure without any message text or ids, then apologise."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot import render
+from bot.handlers.common import language_from_telegram, send
+from bot.services import BotContext
+
+log = logging.getLogger("selvhjelp.errors")
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the exception class and traceback (never the update), then tell the person."""
+    error = context.error
+    if isinstance(error, Forbidden):
+        log.info("user blocked the bot")
+        return
+    if isinstance(error, NetworkError):
+        log.warning("network error talking to Telegram: %s", type(error).__name__)
+        return
+    log.error("handler failed: %s", type(error).__name__, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services = context.services
+    lang = language_from_telegram(update.effective_user, services.config.default_language)
+    try:
+        await send(update, render.Rendered(services.content.text(lang, "errors.internal")))
+    except TelegramError:
+        log.warning("could not tell the user about the failure")

@@ -1,0 +1,40 @@
+"""Group chats: personal conversations belong in private, so answer with a link to one.
+
+Crisis language is still answered at once, in the group, before anything else.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import MessageHandler, filters
+
+from bot import render
+from bot.handlers.common import events, language_from_telegram, send
+from bot.services import BotContext
+
+
+async def in_group(update: Update, context: BotContext) -> None:
+    """Point to a private chat; never discuss anything personal where others can read it."""
+    services = context.services
+    message = update.effective_message
+    lang = language_from_telegram(update.effective_user, services.config.default_language)
+    if message is not None and message.text and services.crisis.detect(message.text):
+        events.info("crisis_reply kind=group lang=%s", lang)
+        await send(update, render.crisis_reply(services.content, services.config, lang))
+    url = f"https://t.me/{context.bot.username}?start=group"
+    button = InlineKeyboardButton(services.content.text(lang, "group.open_private"), url=url)
+    await send(
+        update,
+        render.Rendered(
+            services.content.text(lang, "group.redirect"), InlineKeyboardMarkup([[button]])
+        ),
+    )
+
+
+# Telegram delivers only commands, mentions and replies to a bot in privacy mode; answer those.
+HANDLERS = [
+    MessageHandler(
+        filters.ChatType.GROUPS & (filters.COMMAND | filters.Entity("mention") | filters.REPLY),
+        in_group,
+    )
+]

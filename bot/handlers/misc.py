@@ -1,0 +1,43 @@
+"""/cancel and unknown commands."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, MessageHandler, filters
+
+from bot import render
+from bot.handlers.common import send, user_language
+from bot.services import BotContext
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """Stop whatever was going on and say what the person can do next."""
+    lang = await user_language(update, context)
+    if context.user_data:
+        context.user_data.clear()
+    content = context.services.content
+    await send(
+        update,
+        render.Rendered(
+            content.text(lang, "cancel.done"), render.main_menu_keyboard(content, lang)
+        ),
+    )
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command the bot does not have (or one the person may not use)."""
+    lang = await user_language(update, context)
+    content = context.services.content
+    await send(
+        update,
+        render.Rendered(
+            content.text(lang, "errors.unknown_command"), render.main_menu_keyboard(content, lang)
+        ),
+    )
+
+
+HANDLERS = [
+    CommandHandler("cancel", cancel, filters.ChatType.PRIVATE),
+    # Must come after every other command handler (see bot.app).
+    MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
+]

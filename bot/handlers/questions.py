@@ -1,0 +1,64 @@
+"""Free text in a private chat: crisis check first, then the best FAQ answer.
+
+The text is analysed in memory only: it is never stored, and logs carry the decision (kind,
+topic id, confidence, language), never the words or who wrote them.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import MessageHandler, filters
+
+from bot import render
+from bot.answering import decide_reply
+from bot.handlers.common import events, send, user_language
+from bot.services import BotContext
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Answer a question (new or edited) in the question's own language."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    services = context.services
+    chat_lang = await user_language(update, context)
+    reply = decide_reply(message.text, chat_lang, services.faq, services.crisis)
+    if reply.kind == "crisis":
+        events.info("crisis_reply kind=%s lang=%s", reply.crisis_kind, reply.lang)
+    else:
+        events.info(
+            "reply kind=%s topic=%s confidence=%.2f lang=%s",
+            reply.kind,
+            reply.topic_id or "-",
+            reply.confidence,
+            reply.lang,
+        )
+    if services.reply_listener is not None:
+        services.reply_listener(reply)
+    await send(update, render.render_reply(reply, services.content, services.config))
+    if (
+        reply.kind == "answer"
+        and reply.topic_id
+        and services.content.topics[reply.topic_id].forwardable
+    ):
+        content = services.content
+        await send(update, render.Rendered(content.text(reply.lang, "on_behalf.forward_intro")))
+        await send(update, render.Rendered(content.text(reply.lang, "on_behalf.forward_text")))
+
+
+async def on_other(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice and the like: say kindly that the bot reads text only."""
+    lang = await user_language(update, context)
+    content = context.services.content
+    await send(
+        update,
+        render.Rendered(
+            content.text(lang, "errors.text_only"), render.main_menu_keyboard(content, lang)
+        ),
+    )
+
+
+HANDLERS = [
+    MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
+    MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other),
+]

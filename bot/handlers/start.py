@@ -1,0 +1,42 @@
+"""/start (with optional deep-link payload) and /help."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot.deeplink import parse_start_payload
+from bot.handlers.common import events, send, user_language
+from bot.render import Rendered, main_menu_keyboard
+from bot.services import BotContext
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Welcome the person: what the groups are and the entry ticket, in two or three lines."""
+    services = context.services
+    payload = parse_start_payload(context.args[0] if context.args else "", services.config)
+    lang = payload.lang if payload and payload.lang else await user_language(update, context)
+    text = services.content.text(lang, "start.welcome")
+    if payload and payload.municipality:
+        text += "\n\n" + services.content.text(
+            lang, "start.from_place", municipality=payload.municipality.name
+        )
+    events.info(
+        "start deeplink=%s", payload.municipality.code if payload and payload.municipality else "-"
+    )
+    await send(update, Rendered(text, main_menu_keyboard(services.content, lang)))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """List what the bot can do."""
+    lang = await user_language(update, context)
+    content = context.services.content
+    emergency = context.services.config.crisis_numbers[0].number
+    text = content.text(lang, "help.text", emergency=emergency)
+    await send(update, Rendered(text, main_menu_keyboard(content, lang)))
+
+
+HANDLERS = [
+    CommandHandler("start", start, filters.ChatType.PRIVATE),
+    CommandHandler("help", help_command, filters.ChatType.PRIVATE),
+]

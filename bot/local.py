@@ -1,0 +1,151 @@
+"""Run the real application offline: the terminal chat and `ask` (same handlers, fake Bot API).
+
+`LocalSession` pushes real Updates through `Application.process_update` and collects what the
+bot sent through the fake API, so both commands exercise exactly the code path of Telegram.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+from telegram.ext import Application
+
+from bot.answering import Reply
+from bot.app import build_application, create_services
+from bot.config import Config
+from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
+from bot.fakeupdates import callback_update, message_update
+
+LOCAL_USER_ID = 4242
+
+
+class LocalSession:
+    """One person talking to the bot in-process."""
+
+    def __init__(self, app: Application, fake: FakeTelegram, lang: str | None) -> None:
+        self.app = app
+        self.fake = fake
+        self.language_code = lang or "nb"
+        self.last_buttons: Sent | None = None
+        self.replies: list[Reply] = []
+        app.bot_data.services.reply_listener = self.replies.append
+
+    @classmethod
+    async def start(cls, config: Config, lang: str | None = None) -> LocalSession:
+        fake = FakeTelegram()
+        services = await create_services(config)
+        app = build_application(services, request=FakeBotRequest(fake), with_updater=False)
+        await app.initialize()
+        return cls(app, fake, lang)
+
+    async def close(self) -> None:
+        await self.app.shutdown()
+        await self.app.bot_data.services.storage.close()
+
+    async def say(self, text: str) -> list[Sent]:
+        """Send a message as the local user; returns what the bot sent back."""
+        before = len(self.fake.sent)
+        update = message_update(
+            text, self.app.bot, LOCAL_USER_ID, language_code=self.language_code
+        )
+        await self.app.process_update(update)
+        return self._collect(before)
+
+    async def press(self, sent: Sent, data: str) -> list[Sent]:
+        """Press a button on a message the bot sent."""
+        before = len(self.fake.sent)
+        update = callback_update(
+            data,
+            self.app.bot,
+            LOCAL_USER_ID,
+            message_id=sent.message_id,
+            language_code=self.language_code,
+            message_text=sent.text,
+        )
+        await self.app.process_update(update)
+        return self._collect(before)
+
+    def _collect(self, before: int) -> list[Sent]:
+        new = self.fake.sent[before:]
+        for s in new:
+            if s.callback_data:
+                self.last_buttons = s
+        return new
+
+
+def _print_message(sent: Sent, out: TextIO) -> None:
+    out.write(f"\n🤖 {sent.text}\n")
+    for i, label in enumerate(sent.button_texts, start=1):
+        out.write(f"   [{i}] {label}\n")
+    for url in sent.urls:
+        out.write(f"   ({url})\n")
+    out.flush()
+
+
+async def run_terminal_chat(config: Config, lang: str | None, inp: TextIO, out: TextIO) -> int:
+    """The local terminal chat: type questions or commands; a number presses a button."""
+    session = await LocalSession.start(config, lang)
+    content = session.app.bot_data.services.content
+    ui_lang = "en" if lang == "en" else "nb"
+    out.write(content.text(ui_lang, "chat.banner") + "\n")
+    try:
+        for sent in await session.say("/start"):
+            _print_message(sent, out)
+        while True:
+            out.write(f"\n{content.text(ui_lang, 'chat.you')}> ")
+            out.flush()
+            line = inp.readline()
+            if not line or line.strip() in ("/quit", "/exit"):
+                break
+            text = line.strip()
+            if not text:
+                continue
+            shown = session.last_buttons
+            if text.isdigit() and shown and 1 <= int(text) <= len(shown.callback_data):
+                replies = await session.press(shown, shown.callback_data[int(text) - 1])
+            else:
+                replies = await session.say(text)
+            for sent in replies:
+                _print_message(sent, out)
+        out.write("\n" + content.text(ui_lang, "chat.bye") + "\n")
+    finally:
+        await session.close()
+    return 0
+
+
+def _reply_json(question: str, reply: Reply | None, sent: list[Sent]) -> dict[str, Any]:
+    return {
+        "question": question,
+        "answer": "\n\n".join(s.text for s in sent),
+        "kind": reply.kind if reply else None,
+        "topic": reply.topic_id if reply else None,
+        "suggestions": list(reply.suggestions) if reply else [],
+        "lang": reply.lang if reply else None,
+        "confidence": round(reply.confidence, 4) if reply else 0.0,
+        "crisis": reply.kind == "crisis" if reply else False,
+    }
+
+
+async def run_ask(config: Config, lang: str | None, questions: Iterable[str], out: TextIO) -> int:
+    """Answer each question through the application; one JSON object per line, in order."""
+    session = await LocalSession.start(config, lang)
+    try:
+        for question in questions:
+            question = question.rstrip("\n")
+            if not question.strip():
+                continue
+            session.replies.clear()
+            sent = await session.say(question)
+            reply = session.replies[-1] if session.replies else None
+            out.write(json.dumps(_reply_json(question, reply, sent), ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        await session.close()
+    return 0
+
+
+def stdin_lines() -> Iterable[str]:
+    return iter(sys.stdin.readline, "")

@@ -1,0 +1,161 @@
+"""Turn decisions and content keys into what the user sees: text and inline keyboards.
+
+Callback data is short and structured: `t:<topic>`, `c:<category>`, `menu`, `lang:<code>`,
+`forget:yes|no`, `help`. `parse_callback` refuses anything else, so forged data is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.answering import Reply
+from bot.config import LANGUAGES, Config
+from bot.content import Content
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Callback:
+    action: str  # "topic", "category", "menu", "lang", "forget", "help"
+    arg: str = ""
+
+
+def parse_callback(data: str | None, content: Content) -> Callback | None:
+    """A validated callback, or None for anything forged, stale or malformed."""
+    if not data or len(data) > 64:
+        return None
+    head, _, arg = data.partition(":")
+    if head == "t" and arg in content.topics:
+        return Callback("topic", arg)
+    if head == "c" and arg in content.categories:
+        return Callback("category", arg)
+    if head == "lang" and arg in LANGUAGES:
+        return Callback("lang", arg)
+    if head == "forget" and arg in ("yes", "no"):
+        return Callback("forget", arg)
+    if data in ("menu", "help"):
+        return Callback(data)
+    return None
+
+
+def _rows(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[b] for b in buttons])
+
+
+def topic_button(content: Content, lang: str, topic_id: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        content.topics[topic_id].text[lang].title, callback_data=f"t:{topic_id}"
+    )
+
+
+def menu_button(content: Content, lang: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(content.text(lang, "buttons.more_topics"), callback_data="menu")
+
+
+def crisis_block(content: Content, config: Config, lang: str) -> str:
+    """The emergency numbers from config.yaml, one per line, described in `lang`."""
+    return "\n".join(
+        content.text(
+            lang,
+            "crisis.number_line",
+            number=n.number,
+            label=content.text(lang, f"crisis.number.{n.key}"),
+        )
+        for n in config.crisis_numbers
+    )
+
+
+def crisis_reply(content: Content, config: Config, lang: str) -> Rendered:
+    text = "\n\n".join(
+        (
+            content.text(lang, "crisis.intro"),
+            crisis_block(content, config, lang),
+            content.text(lang, "crisis.outro"),
+        )
+    )
+    return Rendered(text)
+
+
+def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> Rendered:
+    """A topic's answer with its related topics as buttons."""
+    topic = content.topics[topic_id]
+    answer = topic.text[lang].answer
+    if "{regional_offices}" in answer:
+        offices = ", ".join(r.office for r in config.regions)
+        answer = answer.replace("{regional_offices}", offices)
+    if topic.show_crisis_numbers:
+        answer = f"{answer}\n\n{crisis_block(content, config, lang)}"
+    buttons = [topic_button(content, lang, rid) for rid in topic.related]
+    buttons.append(menu_button(content, lang))
+    return Rendered(answer, _rows(buttons))
+
+
+def suggestions(content: Content, lang: str, topic_ids: tuple[str, ...]) -> Rendered:
+    buttons = [topic_button(content, lang, tid) for tid in topic_ids]
+    buttons.append(menu_button(content, lang))
+    return Rendered(content.text(lang, "answer.unsure"), _rows(buttons))
+
+
+def not_understood(content: Content, lang: str) -> Rendered:
+    return Rendered(content.text(lang, "answer.unknown"), main_menu_keyboard(content, lang))
+
+
+def main_menu_keyboard(content: Content, lang: str) -> InlineKeyboardMarkup:
+    return _rows(
+        [
+            InlineKeyboardButton(content.text(lang, "buttons.browse"), callback_data="menu"),
+            InlineKeyboardButton(content.text(lang, "buttons.help"), callback_data="help"),
+        ]
+    )
+
+
+def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
+    if reply.kind == "crisis":
+        return crisis_reply(content, config, reply.lang)
+    if reply.kind == "answer" and reply.topic_id:
+        return topic_answer(content, config, reply.lang, reply.topic_id)
+    if reply.kind == "suggest":
+        return suggestions(content, reply.lang, reply.suggestions)
+    return not_understood(content, reply.lang)
+
+
+def faq_menu(content: Content, lang: str) -> Rendered:
+    buttons = [
+        InlineKeyboardButton(content.text(lang, f"faq.category.{cat}"), callback_data=f"c:{cat}")
+        for cat in content.categories
+    ]
+    return Rendered(content.text(lang, "faq.menu"), _rows(buttons))
+
+
+def faq_category(content: Content, lang: str, category: str) -> Rendered:
+    buttons = [topic_button(content, lang, t.id) for t in content.topics_in(category)]
+    buttons.append(InlineKeyboardButton(content.text(lang, "buttons.back"), callback_data="menu"))
+    title = content.text(lang, f"faq.category.{category}")
+    return Rendered(content.text(lang, "faq.category_intro", category=title), _rows(buttons))
+
+
+def language_choice(content: Content, lang: str) -> Rendered:
+    buttons = [
+        InlineKeyboardButton(content.text(code, "language.name"), callback_data=f"lang:{code}")
+        for code in LANGUAGES
+    ]
+    return Rendered(content.text(lang, "language.choose"), _rows(buttons))
+
+
+def forget_confirm(content: Content, lang: str) -> Rendered:
+    return Rendered(
+        content.text(lang, "forget.confirm"),
+        _rows(
+            [
+                InlineKeyboardButton(content.text(lang, "forget.yes"), callback_data="forget:yes"),
+                InlineKeyboardButton(content.text(lang, "forget.no"), callback_data="forget:no"),
+            ]
+        ),
+    )

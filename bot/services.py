@@ -1,0 +1,48 @@
+"""What every handler needs, bundled once at start-up and reached through the typed context."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.config import Config
+from bot.content import Content
+from bot.faq import FaqIndex
+from bot.privacy import Pseudonymizer
+from bot.safety import CrisisDetector
+from bot.storage import Storage
+
+
+@dataclass
+class Services:
+    config: Config
+    content: Content
+    faq: FaqIndex
+    crisis: CrisisDetector
+    storage: Storage
+    pseudonymizer: Pseudonymizer
+    clock: Callable[[], float] = time.time
+    # Called with every reply decision; `python -m bot ask` listens here to report the topic.
+    reply_listener: Callable[[Any], None] | None = None
+
+
+@dataclass
+class BotData:
+    """application.bot_data: holds the services (set by build_application)."""
+
+    services: Services | None = field(default=None)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """The context every handler receives."""
+
+    @property
+    def services(self) -> Services:
+        services = self.bot_data.services
+        if services is None:
+            raise RuntimeError("build_application did not attach services")
+        return services

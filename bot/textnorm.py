@@ -1,0 +1,33 @@
+"""Text normalisation shared by the question matcher and the crisis detector (pure)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+# Only this much of a message is analysed: a question fits in far less, and it bounds the work a
+# 4096-character message can cause.
+MAX_ANALYSED_CHARS = 1500
+
+_TOKEN_RE = re.compile(r"[0-9a-zæøåäöüéèáàóôç]+(?:'[a-z]+)?")
+_URL_RE = re.compile(r"https?://\S+|www\.\S+|@\w+")
+_REPEAT_RE = re.compile(r"(.)\1{2,}")
+
+
+def normalise(text: str) -> str:
+    """Lower-case NFKC text with links removed and letters repeated 3+ times squeezed to 2."""
+    text = unicodedata.normalize("NFKC", text[:MAX_ANALYSED_CHARS]).casefold()
+    text = text.replace("\u2019", "'").replace("`", "'")
+    text = _URL_RE.sub(" ", text)
+    return _REPEAT_RE.sub(r"\1\1", text)
+
+
+def tokens(text: str) -> list[str]:
+    """Word tokens of already-normalised text."""
+    return _TOKEN_RE.findall(text)
+
+
+def apply_variants(words: list[str], variants: Mapping[str, str]) -> list[str]:
+    """Map nynorsk/dialect spellings to the bokmål words the content uses."""
+    return [variants.get(w, w) for w in words]
