@@ -59,8 +59,7 @@ def evaluate(content: Content | None = None, faq: FaqIndex | None = None) -> Qua
     ]
     none_items = [q for q in items if q["topic"] == "NONE"]
     rejected = sum(
-        decide_reply(q["q"], q["lang"], faq, crisis).kind in ("unknown", "suggest")
-        for q in none_items
+        decide_reply(q["q"], q["lang"], faq, crisis).kind != "answer" for q in none_items
     )
     return QualityReport(
         questions=len(items),

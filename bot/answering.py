@@ -11,13 +11,13 @@ from bot.safety import CrisisDetector
 # Thresholds on the matcher's score, chosen on tests/data/questions.yaml (see bench/faq.py):
 # above CONFIDENT the best topic is answered outright; between UNSURE and CONFIDENT the best
 # two or three are offered as buttons; below UNSURE the bot says it did not understand.
-CONFIDENT = 0.36
+CONFIDENT = 0.33
 CLEAR_MARGIN = 0.06  # ... unless the runner-up is this close, which makes it a suggestion
 SURE_ANYWAY = 0.62  # ... but a score this high is answered even with a close runner-up
 UNSURE = 0.2
 SUGGEST_SHARE = 0.6  # a suggestion must score at least this share of the best
 
-ReplyKind = Literal["crisis", "answer", "suggest", "unknown"]
+ReplyKind = Literal["crisis", "smalltalk", "answer", "suggest", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Reply:
     confidence: float = 0.0
     suggestions: tuple[str, ...] = ()
     crisis_kind: str | None = None
+    smalltalk: str | None = None  # "thanks" or "greeting"
 
 
 def decide_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply:
@@ -37,6 +38,9 @@ def decide_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetecto
     crisis_kind = crisis.detect(text)
     if crisis_kind is not None:
         return Reply("crisis", faq.detect_language(text, chat_lang), crisis_kind=crisis_kind)
+    smalltalk = faq.smalltalk(text)
+    if smalltalk is not None:
+        return Reply("smalltalk", faq.detect_language(text, chat_lang), smalltalk=smalltalk)
     match = faq.match(text, chat_lang)
     best = match.best
     if best is None or best.score < UNSURE:

@@ -29,7 +29,8 @@ STEMMER_NAMES = {"nb": "norwegian", "en": "english"}
 EXAMPLE_WEIGHT = 0.7  # share of a topic's score that comes from its best-matching example
 ANSWER_TERM_WEIGHT = 0.3  # answer words count less than titles and example phrasings
 FUZZY_CUTOFF = 82.0  # rapidfuzz ratio a typo must reach to stand for a known stem
-MIN_FUZZY_LEN = 4
+MIN_FUZZY_LEN = 5  # shorter stems have too many near neighbours (selg -> seg, takk -> tak)
+MIN_PART_LEN = 4  # a compound's tail must be this long (morgen is not mor + gen)
 LINKING_LETTERS = ("s", "e")  # Norwegian compounds join parts with -s- or -e-
 
 
@@ -98,6 +99,7 @@ class _LanguageIndex:
             df.update(set(terms))
         n_docs = len(doc_terms)
         self.idf = {t: math.log(1 + n_docs / c) for t, c in df.items()}
+        self.max_idf = max(self.idf.values(), default=1.0)
 
         self.examples: list[tuple[str, Vector, float]] = []
         topic_vectors: dict[str, Vector] = defaultdict(dict)
@@ -128,7 +130,7 @@ class _LanguageIndex:
         """Known parts of a Norwegian compound, longest head first; [] if it does not split."""
         if self.lang != "nb" or len(word) < 7:
             return []
-        for i in range(len(word) - 3, 2, -1):
+        for i in range(len(word) - MIN_PART_LEN, 2, -1):
             head, tail = word[:i], word[i:]
             heads = [head]
             if head[-1] in LINKING_LETTERS and len(head) > 3:
@@ -194,19 +196,30 @@ class _LanguageIndex:
             if t in self.idf
         }
 
-    def query_vector(self, text: str) -> Vector:
+    def query_vector(self, text: str) -> tuple[Vector, float]:
+        """The question's TF-IDF vector and the share of its words the index knows."""
         weights: dict[str, float] = {}
         terms: list[str] = []
+        unknown = 0
         for w in self._words(text):
-            for term, weight in self._query_terms(w):
+            found = self._query_terms(w)
+            if not found and len(w) > 2:
+                unknown += 1
+            for term, weight in found:
                 terms.append(term)
                 weights[term] = max(weights.get(term, 0.0), weight)
-        return self._vector(terms, weights)
+        vector = self._vector(terms, weights)
+        known = sum(vector.values())
+        # An unknown word weighs like the rarest known one: "kva er klokka" is not about groups
+        # just because "kva er" occurs in many questions.
+        coverage = known / (known + unknown * self.max_idf) if known else 0.0
+        return vector, coverage
 
     def rank(self, text: str) -> list[Ranked]:
-        query = self.query_vector(text)
+        query, coverage = self.query_vector(text)
         if not query:
             return []
+        damping = math.sqrt(coverage)
         best_example: dict[str, float] = {}
         candidates = {i for t in query for i in self._postings.get(t, ())}
         for i in candidates:
@@ -218,6 +231,7 @@ class _LanguageIndex:
         for tid, (vec, norm) in self.topics.items():
             whole = _cosine(query, vec, norm)
             score = EXAMPLE_WEIGHT * best_example.get(tid, 0.0) + (1 - EXAMPLE_WEIGHT) * whole
+            score *= damping
             if score > 0.0:
                 scored.append(Ranked(tid, round(score, 4)))
         scored.sort(key=lambda r: r.score, reverse=True)
@@ -233,6 +247,11 @@ class FaqIndex:
         parts = [str(p) for p in lexicon.get("compound_parts") or ()]
         hints = lexicon.get("language_hints") or {}
         self._hints = {lang: frozenset(str(w) for w in hints.get(lang, ())) for lang in LANGUAGES}
+        self._smalltalk = {
+            " ".join(tokens(normalise(str(phrase)))): kind
+            for kind, phrases in (lexicon.get("smalltalk") or {}).items()
+            for phrase in phrases
+        }
         stop = lexicon.get("stopwords") or {}
         self._indexes = {
             lang: _LanguageIndex(
@@ -240,6 +259,10 @@ class FaqIndex:
             )
             for lang in LANGUAGES
         }
+
+    def smalltalk(self, text: str) -> str | None:
+        """'thanks' or 'greeting' when the whole message is just that, else None."""
+        return self._smalltalk.get(" ".join(tokens(normalise(text))))
 
     def detect_language(self, text: str, fallback: str) -> str:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""

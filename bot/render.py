@@ -119,6 +119,9 @@ def main_menu_keyboard(content: Content, lang: str) -> InlineKeyboardMarkup:
 def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
     if reply.kind == "crisis":
         return crisis_reply(content, config, reply.lang)
+    if reply.kind == "smalltalk" and reply.smalltalk:
+        text = content.text(reply.lang, f"smalltalk.{reply.smalltalk}")
+        return Rendered(text, main_menu_keyboard(content, reply.lang))
     if reply.kind == "answer" and reply.topic_id:
         return topic_answer(content, config, reply.lang, reply.topic_id)
     if reply.kind == "suggest":
