@@ -18,6 +18,9 @@ from bot.content import Content, load_content
 from bot.faq import FaqIndex
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml"
+# Written later, by someone who saw neither the FAQ phrasings nor the first set: `--holdout`
+# measures how well the matcher generalises beyond what its content was tuned on.
+HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout.yaml"
 
 
 @dataclass
@@ -31,15 +34,17 @@ class QualityReport:
     misses: list[str]
 
 
-def load_questions() -> list[dict[str, str]]:
-    return list(yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))["questions"])
+def load_questions(path: Path = QUESTIONS) -> list[dict[str, str]]:
+    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["questions"])
 
 
-def evaluate(content: Content | None = None, faq: FaqIndex | None = None) -> QualityReport:
+def evaluate(
+    content: Content | None = None, faq: FaqIndex | None = None, path: Path = QUESTIONS
+) -> QualityReport:
     content = content or load_content()
     faq = faq or FaqIndex(content)
     crisis = create_safety(content)
-    items = load_questions()
+    items = load_questions(path)
     topical = [q for q in items if q["topic"] not in ("CRISIS", "NONE")]
     top1 = top3 = 0
     misses: list[str] = []
@@ -65,7 +70,7 @@ def evaluate(content: Content | None = None, faq: FaqIndex | None = None) -> Qua
         questions=len(items),
         top1=top1 / len(topical),
         top3=top3 / len(topical),
-        crisis_recall=caught / len(crisis_items),
+        crisis_recall=caught / len(crisis_items) if crisis_items else 1.0,
         false_alarms=len(alarms),
         none_rejected=rejected / len(none_items) if none_items else 1.0,
         misses=misses,
@@ -73,7 +78,7 @@ def evaluate(content: Content | None = None, faq: FaqIndex | None = None) -> Qua
 
 
 def main() -> None:
-    report = evaluate()
+    report = evaluate(path=HOLDOUT if "--holdout" in sys.argv else QUESTIONS)
     if "-v" in sys.argv:
         print("\n".join(report.misses))
     print(
