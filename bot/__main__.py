@@ -16,8 +16,8 @@ import asyncio
 import logging
 import sys
 
-from bot.config import Config, ConfigError, load_config
-from bot.content import ContentError, load_content
+from bot.config import LANGUAGES, Config, ConfigError, load_config
+from bot.content import Content, ContentError, load_content
 
 log = logging.getLogger("selvhjelp")
 
@@ -65,6 +65,27 @@ def run_telegram(config: Config) -> int:
     return 0
 
 
+def check_config_against_content(config: Config, content: Content, source: str) -> None:
+    """Keys in config.yaml that need text in flows/: each must exist in every language."""
+    problems = []
+    for i, number in enumerate(config.crisis_numbers):
+        for lang in LANGUAGES:
+            if not content.has(lang, f"crisis.number.{number.key}"):
+                problems.append(
+                    f"crisis.numbers[{i}].key: expected a key with a label in "
+                    f"flows/{lang}/ui*.yaml (crisis.number.<key>), got {number.key!r}"
+                )
+    for i, theme in enumerate(config.themes):
+        for lang in LANGUAGES:
+            if not content.has(lang, f"interest.theme.{theme}"):
+                problems.append(
+                    f"interest.themes[{i}]: expected a theme with a label in "
+                    f"flows/{lang}/ui*.yaml (interest.theme.<id>), got {theme!r}"
+                )
+    if problems:
+        raise ConfigError(source, problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="config.yaml", help="path to config.yaml")
@@ -77,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question", nargs="*")
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path", nargs="?")
+    parser.set_defaults(lang=None, question=[], path=None)
     args = parser.parse_args(argv)
 
     path = args.path if args.command == "check-config" and args.path else args.config
     try:
         config = load_config(path)
-        load_content()
+        content = load_content()
+        check_config_against_content(config, content, path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"{exc.source}: {problem}", file=sys.stderr)

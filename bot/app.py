@@ -24,7 +24,7 @@ from bot.handlers import (
     questions,
     start,
 )
-from bot.privacy import Pseudonymizer, load_or_create_key
+from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer, load_or_create_key
 from bot.safety import CrisisDetector
 from bot.services import BotContext, BotData, Services
 from bot.storage import Storage
@@ -64,6 +64,8 @@ async def create_services(
         crisis=create_safety(content),
         storage=storage,
         pseudonymizer=Pseudonymizer(key),
+        cipher=ChatCipher(key),
+        signer=ButtonSigner(key),
         clock=clock,
     )
 
@@ -90,6 +92,12 @@ def build_application(
     with_updater: bool = True,
 ) -> Application:
     """The bot: every handler, in the order that decides precedence."""
+    # Privacy guard: python-telegram-bot's DEBUG records carry message text and chat ids, and
+    # httpx's INFO records carry the token in URLs; keep both out of every log, whatever the
+    # root level is.
+    logging.getLogger("telegram").setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     config = services.config
     builder = (
         ApplicationBuilder()

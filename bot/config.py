@@ -75,7 +75,7 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Config:
-    token: str | None
+    token: str | None = field(repr=False)
     mode: str
     api_base_url: str | None
     file_base_url: str | None
@@ -93,7 +93,20 @@ class Config:
     admins: frozenset[int]
     coordinators: tuple[Coordinator, ...]
     offices: tuple[Office, ...]
+    themes: tuple[str, ...] = ()
+    ready_at: int = 5
+    reminder_days: int = 14
+    invite_days: int = 7
+    send_rate: float = 25.0
+    per_chat_interval: float = 1.0
     secret_key: str | None = field(default=None, repr=False)
+
+    def municipality_named(self, name: str) -> Municipality | None:
+        """The municipality called `name` (exact config spelling), if any."""
+        return next((m for m in self.municipalities if m.name == name), None)
+
+    def region(self, region_id: str) -> Region | None:
+        return next((r for r in self.regions if r.id == region_id), None)
 
     @property
     def municipalities(self) -> tuple[Municipality, ...]:
@@ -177,12 +190,18 @@ def _regions(c: _Checker, raw: Any) -> tuple[Region, ...]:
     regions = []
     seen_codes: set[str] = set()
     seen_names: set[str] = set()
+    seen_ids: set[str] = set()
     for i, raw_region in enumerate(c.sequence(raw, "regions", "regions")):
         path = f"regions[{i}]"
         r = c.mapping(raw_region, path)
         if not r:
+            if isinstance(raw_region, dict):
+                c.fail(path, "a region with id, name, office and municipalities", raw_region)
             continue
         region_id = c.string(r.get("id"), f"{path}.id")
+        if region_id in seen_ids:
+            c.fail(f"{path}.id", "a region id used only once", region_id)
+        seen_ids.add(region_id)
         munis = []
         for j, raw_muni in enumerate(
             c.sequence(r.get("municipalities"), f"{path}.municipalities", "municipalities")
@@ -307,6 +326,25 @@ def parse_config(
             c.fail(f"{path}.region", "a region id listed under regions", region)
         offices.append(Office(_user_id(c, m.get("user_id"), f"{path}.user_id"), region))
 
+    interest = c.mapping(root.get("interest"), "interest", required=False)
+    themes = c.names(interest["themes"], "interest.themes") if "themes" in interest else ()
+    for i, theme in enumerate(themes):
+        if not _CODE_RE.match(theme.replace("_", "-")) or theme in ("open", "any"):
+            c.fail(f"interest.themes[{i}]", "a short id of a-z, 0-9 and '_'", theme)
+    sending = c.mapping(root.get("sending"), "sending", required=False)
+    rate = sending.get("rate_per_second", 25)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.1 <= rate <= 1000:
+        c.fail("sending.rate_per_second", "a number from 0.1 to 1000", rate)
+        rate = 25
+    per_chat = sending.get("seconds_between_messages_to_one_chat", 1.0)
+    if (
+        isinstance(per_chat, bool)
+        or not isinstance(per_chat, int | float)
+        or not 0 <= per_chat <= 60
+    ):
+        c.fail("sending.seconds_between_messages_to_one_chat", "a number from 0 to 60", per_chat)
+        per_chat = 1.0
+
     config = Config(
         token=_env("TELEGRAM_BOT_TOKEN", env),
         mode=mode,
@@ -331,6 +369,18 @@ def parse_config(
         coordinators=tuple(coordinators),
         offices=tuple(offices),
         secret_key=_env("SELVHJELP_SECRET_KEY", env),
+        themes=themes,
+        ready_at=c.integer(interest.get("ready_at"), "interest.ready_at", 2, 50, 5),
+        reminder_days=c.integer(
+            privacy.get("reminder_days_before_expiry"),
+            "privacy.reminder_days_before_expiry",
+            1,
+            60,
+            14,
+        ),
+        invite_days=c.integer(roles.get("invite_valid_days"), "roles.invite_valid_days", 1, 90, 7),
+        send_rate=float(rate),
+        per_chat_interval=float(per_chat),
     )
     if c.problems:
         raise ConfigError(source, c.problems)

@@ -5,6 +5,7 @@ Domain code works with keys and topic ids; only `Content.text` turns a key into 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,13 @@ def load_content(flows_dir: Path = FLOWS_DIR) -> Content:
             texts.setdefault(tid, {})[lang] = TopicText(title, examples, answer)
         for tid in set(merged) - set(ids):
             problems.append(f"{lang}/faq: {tid} is not listed in topics.yaml")
-        ui[lang] = _flatten(_read_yaml(lang_dir / "ui.yaml", problems) or {})
+        # ui.yaml plus one ui_<feature>.yaml per feature; a key may be defined only once.
+        ui[lang] = {}
+        for path in sorted(lang_dir.glob("ui*.yaml")):
+            part = _flatten(_read_yaml(path, problems) or {})
+            for key in sorted(set(part) & set(ui[lang])):
+                problems.append(f"{lang}/{path.name}: key {key} is defined in another file too")
+            ui[lang].update(part)
 
     for lang in LANGUAGES:
         for other in LANGUAGES:
@@ -154,7 +161,14 @@ def load_content(flows_dir: Path = FLOWS_DIR) -> Content:
     lexicon = _read_yaml(flows_dir / "lexicon.yaml", problems) or {}
     safety = _read_yaml(flows_dir / "safety.yaml", problems) or {}
     patterns = {k: tuple(v or ()) for k, v in (safety.get("patterns") or {}).items()}
+    exclude = tuple(str(p) for p in safety.get("exclude") or ())
+    checked = [(f"patterns.{k}[{i}]", p) for k, ps in patterns.items() for i, p in enumerate(ps)]
+    checked += [(f"exclude[{i}]", p) for i, p in enumerate(exclude)]
+    for where, pattern in checked:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(f"safety.yaml: {where}: not a valid regular expression ({exc})")
     if problems:
         raise ContentError(problems)
-    exclude = tuple(str(p) for p in safety.get("exclude") or ())
     return Content(categories, topics, ui, lexicon, patterns, exclude)

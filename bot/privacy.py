@@ -1,12 +1,21 @@
-"""Pseudonymous ids: the database knows a resident only by a keyed hash of their Telegram id."""
+"""Pseudonymous ids and encryption at rest: a stolen database file alone identifies nobody.
+
+One secret (env SELVHJELP_SECRET_KEY, else generated once into the data folder, mode 0600)
+yields separate subkeys for the keyed hash of Telegram ids, the AES-GCM encryption of chat ids
+and the signatures on privileged buttons.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import secrets
 from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_FILE_NAME = "secret.key"
 
@@ -30,12 +39,68 @@ def load_or_create_key(data_dir: Path, configured: str | None) -> bytes:
     return key
 
 
+def subkey(master: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, so no two uses ever share a key."""
+    return hmac.new(master, f"selvhjelp-bot/{purpose}".encode(), hashlib.sha256).digest()
+
+
 class Pseudonymizer:
     """Turns a Telegram user id into a stable, non-reversible key for storage."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._key = subkey(key, "user-key")
 
     def user_key(self, telegram_user_id: int) -> str:
         digest = hmac.new(self._key, f"user:{telegram_user_id}".encode(), hashlib.sha256)
         return digest.hexdigest()
+
+
+class ChatCipher:
+    """Authenticated encryption (AES-256-GCM) of the chat ids the bot needs to relay messages.
+
+    The user key is bound in as associated data, so a ciphertext copied onto another
+    resident's row does not decrypt.
+    """
+
+    NONCE_BYTES = 12
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(subkey(key, "chat-id"))
+
+    def encrypt(self, chat_id: int, user_key: str) -> bytes:
+        nonce = os.urandom(self.NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, str(chat_id).encode(), user_key.encode())
+
+    def decrypt(self, blob: bytes, user_key: str) -> int | None:
+        """The chat id, or None if the blob was tampered with or belongs to someone else."""
+        try:
+            plain = self._aead.decrypt(
+                blob[: self.NONCE_BYTES], blob[self.NONCE_BYTES :], user_key.encode()
+            )
+        except (InvalidTag, ValueError):
+            return None
+        return int(plain.decode())
+
+
+class ButtonSigner:
+    """Signs privileged callback data for one user, so forged or borrowed buttons fail."""
+
+    TAG_CHARS = 10
+
+    def __init__(self, key: bytes) -> None:
+        self._key = subkey(key, "buttons")
+
+    def tag(self, user_id: int, data: str) -> str:
+        mac = hmac.new(self._key, f"{user_id}|{data}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode()[: self.TAG_CHARS]
+
+    def sign(self, user_id: int, data: str) -> str:
+        """`data` plus a tag; keep `data` under 50 characters (Telegram allows 64 in all)."""
+        return f"{data}~{self.tag(user_id, data)}"
+
+    def verify(self, user_id: int, signed: str) -> str | None:
+        """The original data if the tag is right for this user, else None."""
+        data, sep, tag = signed.rpartition("~")
+        if not sep or not hmac.compare_digest(tag, self.tag(user_id, data)):
+            return None
+        return data

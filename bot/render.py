@@ -61,15 +61,15 @@ def menu_button(content: Content, lang: str) -> InlineKeyboardButton:
 
 def crisis_block(content: Content, config: Config, lang: str) -> str:
     """The emergency numbers from config.yaml, one per line, described in `lang`."""
-    return "\n".join(
-        content.text(
-            lang,
-            "crisis.number_line",
-            number=n.number,
-            label=content.text(lang, f"crisis.number.{n.key}"),
-        )
-        for n in config.crisis_numbers
-    )
+    lines = []
+    for n in config.crisis_numbers:
+        key = f"crisis.number.{n.key}"
+        if content.has(lang, key):
+            label = content.text(lang, key)
+            lines.append(content.text(lang, "crisis.number_line", number=n.number, label=label))
+        else:  # check-config reports this; a person in crisis still gets the number
+            lines.append(f"📞 {n.number}")
+    return "\n".join(lines)
 
 
 def crisis_reply(content: Content, config: Config, lang: str) -> Rendered:

@@ -34,7 +34,7 @@ class CrisisDetector:
 
     def detect(self, text: str) -> str | None:
         """The kind of crisis the message signals ('suicide', 'self_harm', 'danger'), or None."""
-        raw = normalise(text)
+        raw = normalise(text, limit=None)
         mapped = " ".join(apply_variants(tokens(raw), self.variants))
         for candidate in (mapped, raw):
             # Cut out what is clearly past or about others, so the rest is still checked:

@@ -12,7 +12,7 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.config import Config
 from bot.content import Content
 from bot.faq import FaqIndex
-from bot.privacy import Pseudonymizer
+from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer
 from bot.safety import CrisisDetector
 from bot.storage import Storage
 
@@ -25,9 +25,17 @@ class Services:
     crisis: CrisisDetector
     storage: Storage
     pseudonymizer: Pseudonymizer
+    cipher: ChatCipher
+    signer: ButtonSigner
     clock: Callable[[], float] = time.time
     # Called with every reply decision; `python -m bot ask` listens here to report the topic.
     reply_listener: Callable[[Any], None] | None = None
+
+    def user_key(self, telegram_user_id: int) -> str:
+        return self.pseudonymizer.user_key(telegram_user_id)
+
+    def now(self) -> float:
+        return self.clock()
 
 
 @dataclass

@@ -15,9 +15,13 @@ _URL_RE = re.compile(r"https?://\S+|www\.\S+|@\w+")
 _REPEAT_RE = re.compile(r"(.)\1{2,}")
 
 
-def normalise(text: str) -> str:
-    """Lower-case NFKC text with links removed and letters repeated 3+ times squeezed to 2."""
-    text = unicodedata.normalize("NFKC", text[:MAX_ANALYSED_CHARS]).casefold()
+def normalise(text: str, limit: int | None = MAX_ANALYSED_CHARS) -> str:
+    """Lower-case NFKC text with links removed and letters repeated 3+ times squeezed to 2.
+
+    `limit` bounds the work for question matching; crisis detection passes None, because the
+    words that matter may come at the end of a long story.
+    """
+    text = unicodedata.normalize("NFKC", text[:limit]).casefold()
     text = text.replace("\u2019", "'").replace("`", "'")
     text = _URL_RE.sub(" ", text)
     return _REPEAT_RE.sub(r"\1\1", text)

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, filters
 
 from bot import render
+from bot.clock import week_index
 from bot.handlers.common import events, send, show, user_language
 from bot.services import BotContext
 
@@ -33,7 +34,8 @@ async def confirm_forget(update: Update, context: BotContext, lang: str, confirm
     if not confirmed or user is None:
         await show(update, render.Rendered(services.content.text(lang, "forget.kept")))
         return
-    await services.storage.forget_resident(services.pseudonymizer.user_key(user.id))
+    week = week_index(services.now(), services.config.timezone)
+    await services.storage.forget_resident(services.user_key(user.id), week)
     if context.user_data:
         context.user_data.clear()
     events.info("forget done")
