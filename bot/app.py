@@ -14,10 +14,13 @@ from bot.config import Config
 from bot.content import Content, load_content
 from bot.faq import FaqIndex
 from bot.handlers import (
+    admin,
     buttons,
     errors,
     faq_menu,
     groups,
+    interest,
+    invitation,
     language,
     misc,
     privacy,
@@ -32,7 +35,17 @@ from bot.storage import Storage
 log = logging.getLogger(__name__)
 
 # Shown in Telegram's command menu, in this order; descriptions come from flows/<lang>/ui.yaml.
-MENU_COMMANDS = ("start", "faq", "help", "language", "privacy", "forget", "cancel")
+MENU_COMMANDS = (
+    "start",
+    "faq",
+    "interest",
+    "mine",
+    "help",
+    "language",
+    "privacy",
+    "forget",
+    "cancel",
+)
 # Telegram language codes that get the bokmål menu; everyone else gets English.
 NORWEGIAN_MENU_CODES = ("nb", "nn", "no")
 # A token is required by the library even when the fake API answers; it is never sent anywhere.
@@ -122,9 +135,11 @@ def build_application(
     app.add_handlers(groups.HANDLERS)
     # 2. Private-chat commands, then the catch-all for unknown commands (misc.HANDLERS ends
     #    with it, so it must stay last among commands).
-    for module in (start, faq_menu, language, privacy, misc):
+    for module in (start, admin, faq_menu, language, privacy, interest, invitation, misc):
         app.add_handlers(module.HANDLERS)
-    # 3. Button presses (one router validates every callback).
+    # 3. Button presses: feature routers claim their own prefixes above (interest `i:`,
+    #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`); the
+    #    generic router validates everything else and answers forged data.
     app.add_handlers(buttons.HANDLERS)
     # 4. Free text and everything else in private chats: crisis check, then the FAQ.
     app.add_handlers(questions.HANDLERS)

@@ -16,7 +16,6 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 import snowballstemmer
 from rapidfuzz import fuzz, process
@@ -31,7 +30,8 @@ ANSWER_TERM_WEIGHT = 0.3  # answer words count less than titles and example phra
 FUZZY_CUTOFF = 82.0  # rapidfuzz ratio a typo must reach to stand for a known stem
 MIN_FUZZY_LEN = 5  # shorter stems have too many near neighbours (selg -> seg, takk -> tak)
 MIN_PART_LEN = 4  # a compound's tail must be this long (morgen is not mor + gen)
-LINKING_LETTERS = ("s", "e")  # Norwegian compounds join parts with -s- or -e-
+LINKING_LETTERS = ("s", "e")
+CACHE_LIMIT = 50_000  # Norwegian compounds join parts with -s- or -e-
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,6 @@ class Match:
 Vector = dict[str, float]
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float], norm_b: float) -> float:
-    if norm_b == 0.0:
-        return 0.0
-    dot = sum(w * b.get(t, 0.0) for t, w in a.items())
-    norm_a = math.sqrt(sum(w * w for w in a.values()))
-    return dot / (norm_a * norm_b) if norm_a else 0.0
-
-
 class _LanguageIndex:
     """TF-IDF index of one language's topics."""
 
@@ -77,6 +69,9 @@ class _LanguageIndex:
         self.lang = lang
         self.variants = variants if lang == "nb" else {}
         self.stopwords = stopwords
+        # Per-word caches (bounded: a flood of unique garbage words cannot grow them forever).
+        self._word_cache: dict[str, tuple[str, ...]] = {}
+        self._query_cache: dict[str, tuple[tuple[str, float], ...]] = {}
         self._stemmer = snowballstemmer.stemmer(STEMMER_NAMES[lang])
         corpus_words: set[str] = set()
         raw_docs: list[tuple[str, list[str], float]] = []  # (topic, words, weight)
@@ -114,10 +109,15 @@ class _LanguageIndex:
             tid: (vec, math.sqrt(sum(v * v for v in vec.values())))
             for tid, vec in topic_vectors.items()
         }
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        # Inverted lists: a question touches only the examples and topics sharing a term.
+        self._example_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, (_tid, vec, _n) in enumerate(self.examples):
-            for t in vec:
-                self._postings[t].append(i)
+            for t, w in vec.items():
+                self._example_postings[t].append((i, w))
+        self._topic_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for tid, (vec, _n) in self.topics.items():
+            for t, w in vec.items():
+                self._topic_postings[t].append((tid, w))
 
     def _words(self, text: str) -> list[str]:
         words = apply_variants(tokens(normalise(text)), self.variants)
@@ -149,15 +149,26 @@ class _LanguageIndex:
             out.extend(self._word_terms(w))
         return out
 
-    @lru_cache(maxsize=65536)  # noqa: B019 - one index lives for the whole process
     def _word_terms(self, word: str) -> tuple[str, ...]:
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
         stem = self._stem(word)
-        terms = [stem, *self._split_compound(word)]
-        return tuple(dict.fromkeys(terms))
+        terms = tuple(dict.fromkeys([stem, *self._split_compound(word)]))
+        if len(self._word_cache) < CACHE_LIMIT:
+            self._word_cache[word] = terms
+        return terms
 
-    @lru_cache(maxsize=65536)  # noqa: B019 - one index lives for the whole process
     def _query_terms(self, word: str) -> tuple[tuple[str, float], ...]:
         """Terms for a word of a question: as in the index, or the nearest known stem for typos."""
+        cached = self._query_cache.get(word)
+        if cached is None:
+            cached = self._lookup_query_terms(word)
+            if len(self._query_cache) < CACHE_LIMIT:
+                self._query_cache[word] = cached
+        return cached
+
+    def _lookup_query_terms(self, word: str) -> tuple[tuple[str, float], ...]:
         terms = [t for t in self._word_terms(word) if t in self.idf]
         if terms:
             return tuple((t, 1.0) for t in terms)
@@ -217,24 +228,31 @@ class _LanguageIndex:
 
     def rank(self, text: str) -> list[Ranked]:
         query, coverage = self.query_vector(text)
-        if not query:
+        query_norm = math.sqrt(sum(w * w for w in query.values()))
+        if not query_norm:
             return []
-        damping = math.sqrt(coverage)
+        example_dots: dict[int, float] = defaultdict(float)
+        topic_dots: dict[str, float] = defaultdict(float)
+        for term, qw in query.items():
+            for i, w in self._example_postings.get(term, ()):
+                example_dots[i] += qw * w
+            for tid, w in self._topic_postings.get(term, ()):
+                topic_dots[tid] += qw * w
         best_example: dict[str, float] = {}
-        candidates = {i for t in query for i in self._postings.get(t, ())}
-        for i in candidates:
-            tid, vec, norm = self.examples[i]
-            score = _cosine(query, vec, norm)
+        for i, dot in example_dots.items():
+            tid, _vec, norm = self.examples[i]
+            score = dot / (query_norm * norm)
             if score > best_example.get(tid, 0.0):
                 best_example[tid] = score
+        damping = math.sqrt(coverage)
         scored = []
-        for tid, (vec, norm) in self.topics.items():
-            whole = _cosine(query, vec, norm)
+        for tid, dot in topic_dots.items():
+            whole = dot / (query_norm * self.topics[tid][1])
             score = EXAMPLE_WEIGHT * best_example.get(tid, 0.0) + (1 - EXAMPLE_WEIGHT) * whole
             score *= damping
             if score > 0.0:
                 scored.append(Ranked(tid, round(score, 4)))
-        scored.sort(key=lambda r: r.score, reverse=True)
+        scored.sort(key=lambda r: (-r.score, r.topic_id))
         return scored
 
 

@@ -174,6 +174,9 @@ def _registration(row: Sequence[Any]) -> Registration:
     )  # fmt: skip
 
 
+LANG_CACHE_LIMIT = 100_000
+
+
 class Storage:
     """Typed async access to the bot's SQLite database.
 
@@ -185,6 +188,8 @@ class Storage:
         self._conn = conn
         self._clock = clock
         self._lock = asyncio.Lock()
+        # Every update asks for the chat language; a bounded cache spares a database round trip.
+        self._lang_cache: dict[str, str | None] = {}
 
     @classmethod
     async def open(cls, path: Path | str, clock: Callable[[], float]) -> Storage:
@@ -222,11 +227,17 @@ class Storage:
 
     async def get_language(self, user_key: str) -> str | None:
         """The language a resident chose with /language, or None."""
+        if user_key in self._lang_cache:
+            return self._lang_cache[user_key]
         async with self._conn.execute(
             "SELECT lang FROM residents WHERE user_key = ?", (user_key,)
         ) as cur:
             row = await cur.fetchone()
-        return str(row[0]) if row and row[0] else None
+        lang = str(row[0]) if row and row[0] else None
+        if len(self._lang_cache) >= LANG_CACHE_LIMIT:
+            self._lang_cache.clear()
+        self._lang_cache[user_key] = lang
+        return lang
 
     async def set_language(self, user_key: str, lang: str) -> None:
         now = self._now()
@@ -237,6 +248,7 @@ class Storage:
             (user_key, lang, now, now),
         )
         await self._conn.commit()
+        self._lang_cache[user_key] = lang
 
     async def forget_resident(self, user_key: str, week: int | None = None) -> int:
         """Erase every row about the person, in every table; returns how many rows went.
@@ -244,6 +256,7 @@ class Storage:
         A registration that goes this way is tallied as withdrawn (anonymously) first, so
         digests stay right without keeping anything about who it was.
         """
+        self._lang_cache.pop(user_key, None)
         async with self._lock:
             reg = await self._get_registration(user_key)
             if reg is not None and week is not None:
@@ -419,6 +432,16 @@ class Storage:
         )
         await self._conn.commit()
 
+    async def extend_registration(self, user_key: str, expires_at: int) -> int | None:
+        """Keep a registration longer (the resident answered the reminder); new expiry or None."""
+        cur = await self._conn.execute(
+            "UPDATE registrations SET expires_at = ?, reminded_at = NULL, updated_at = ?"
+            " WHERE user_key = ?",
+            (expires_at, self._now(), user_key),
+        )
+        await self._conn.commit()
+        return expires_at if cur.rowcount else None
+
     async def registrations_expired(self, now: int) -> list[str]:
         async with self._conn.execute(
             "SELECT user_key FROM registrations WHERE expires_at <= ?", (now,)
@@ -561,6 +584,13 @@ class Storage:
         )
         await self._conn.commit()
 
+    async def is_recipient(self, campaign: str, user_key: str) -> bool:
+        """Whether the campaign was addressed to this person (checked before any answer)."""
+        async with self._conn.execute(
+            "SELECT 1 FROM outbox WHERE campaign = ? AND recipient = ?", (campaign, user_key)
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def campaign_progress(self, campaign: str) -> dict[str, int]:
         """How many rows of a campaign are pending, sent, blocked and failed."""
         async with self._conn.execute(
@@ -605,7 +635,7 @@ class Storage:
         if answer is None:
             await self._conn.execute(
                 "INSERT INTO invitation_answers (invitation_id, user_key, answer, shared)"
-                " VALUES (?, ?, 'yes', 1) ON CONFLICT (invitation_id, user_key)"
+                " VALUES (?, ?, 'maybe', 1) ON CONFLICT (invitation_id, user_key)"
                 " DO UPDATE SET shared = 1",
                 (invitation_id, user_key),
             )
@@ -642,3 +672,33 @@ class Storage:
                 )
                 for r in await cur.fetchall()
             ]
+
+    # --- digest queries ----------------------------------------------------------------------
+
+    async def registration_cells(self) -> list[RegistrationCell]:
+        """Every registration counted per place, kind of group, time and contact choice, with
+        the earliest registration time: all a digest needs, in one GROUP BY, no user keys."""
+        async with self._conn.execute(
+            "SELECT region_id, municipality, group_kind, time_pref, contact_ok, COUNT(*),"
+            " MIN(created_at) FROM registrations"
+            " GROUP BY region_id, municipality, group_kind, time_pref, contact_ok"
+        ) as cur:
+            return [
+                RegistrationCell(
+                    str(r[0]), str(r[1]), str(r[2]), str(r[3]), bool(r[4]), int(r[5]), int(r[6])
+                )
+                for r in await cur.fetchall()
+            ]
+
+
+@dataclass(frozen=True)
+class RegistrationCell:
+    """How many registrations share one place, kind of group, time and contact choice."""
+
+    region_id: str
+    municipality: str  # '' when not listed
+    group_kind: str
+    time_pref: str
+    contact_ok: bool
+    n: int
+    first_created: int  # the earliest created_at among them

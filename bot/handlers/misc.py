@@ -15,6 +15,9 @@ async def cancel(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     if context.user_data:
         context.user_data.clear()
+    user = update.effective_user
+    if user is not None:
+        await context.services.storage.clear_flow(context.services.user_key(user.id))
     content = context.services.content
     await send(
         update,
@@ -46,8 +49,8 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 HANDLERS = [
     CommandHandler("cancel", cancel, filters.ChatType.PRIVATE),
-    # Registering interest and information meetings arrive with their own issues.
-    CommandHandler(["interest", "mine", "meetings"], not_yet, filters.ChatType.PRIVATE),
+    # Information meetings arrive with their own issue.
+    CommandHandler(["meetings"], not_yet, filters.ChatType.PRIVATE),
     # Must come after every other command handler (see bot.app).
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
 ]

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, filters
 
 from bot.deeplink import parse_start_payload
+from bot.handlers import admin
 from bot.handlers.common import events, send, user_language
 from bot.render import Rendered, main_menu_keyboard
 from bot.services import BotContext
@@ -13,6 +14,8 @@ from bot.services import BotContext
 
 async def start(update: Update, context: BotContext) -> None:
     """Welcome the person: what the groups are and the entry ticket, in two or three lines."""
+    if context.args and await admin.accept_invite_payload(update, context, context.args[0]):
+        return
     services = context.services
     payload = parse_start_payload(context.args[0] if context.args else "", services.config)
     lang = payload.lang if payload and payload.lang else await user_language(update, context)

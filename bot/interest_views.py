@@ -1,0 +1,177 @@
+"""What each step of the interest flow looks like: text from flows/ and buttons with `i:` data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.config import Config, Municipality
+from bot.content import Content
+from bot.interest import TIMES, Draft, kinds
+from bot.render import Rendered
+from bot.storage import Registration
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _column(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[b] for b in buttons])
+
+
+def kind_label(content: Content, lang: str, kind: str) -> str:
+    if kind in ("open", "any"):
+        return content.text(lang, f"interest.kind_{kind}")
+    return content.text(lang, f"interest.theme.{kind}")
+
+
+def place_label(content: Content, config: Config, lang: str, region_id: str, name: str) -> str:
+    if name:
+        return name
+    region = config.region(region_id)
+    return content.text(lang, "interest.not_listed", region=region.name if region else region_id)
+
+
+def yes_no(content: Content, lang: str, value: bool) -> str:
+    return content.text(lang, "interest.answer_yes" if value else "interest.answer_no")
+
+
+def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rendered:
+    """The message for the step the draft is at."""
+    t = content.text
+    if draft.step == "entry":
+        return Rendered(
+            t(lang, "interest.entry"),
+            _column(
+                [
+                    _button(t(lang, "interest.entry_yes"), "i:e:yes"),
+                    _button(t(lang, "interest.entry_other"), "i:e:other"),
+                    _button(t(lang, "interest.entry_unsure"), "i:e:unsure"),
+                ]
+            ),
+        )
+    if draft.step == "limits":
+        return Rendered(
+            t(lang, "interest.limits", min_age=config.min_age),
+            _column(
+                [
+                    _button(t(lang, "interest.limits_ok"), "i:l:ok"),
+                    _button(t(lang, "interest.limits_no"), "i:l:no"),
+                ]
+            ),
+        )
+    if draft.step in ("place", "typing"):
+        buttons = [_button(r.name, f"i:r:{r.id}") for r in config.regions]
+        buttons.append(_button(t(lang, "interest.place_type"), "i:t"))
+        buttons.append(_button(t(lang, "interest.place_not_listed"), "i:u"))
+        key = "interest.place_type_prompt" if draft.step == "typing" else "interest.place"
+        return Rendered(t(lang, key), _column(buttons))
+    if draft.step == "region" and draft.region_id:
+        region = config.region(draft.region_id)
+        if region is not None:
+            buttons = [_button(m.name, f"i:m:{m.code}") for m in region.municipalities]
+            label = t(lang, "interest.place_region_not_listed", region=region.name)
+            buttons.append(_button(label, f"i:ur:{region.id}"))
+            return Rendered(
+                t(lang, "interest.place_in_region", region=region.name), _column(buttons)
+            )
+    if draft.step == "unlisted":
+        buttons = [_button(r.name, f"i:ur:{r.id}") for r in config.regions]
+        return Rendered(t(lang, "interest.place_pick_region_for_unlisted"), _column(buttons))
+    if draft.step == "kind":
+        buttons = [_button(kind_label(content, lang, k), f"i:k:{k}") for k in kinds(config)]
+        return Rendered(t(lang, "interest.kind"), _column(buttons))
+    if draft.step == "time":
+        buttons = [_button(t(lang, f"interest.time_{h}"), f"i:h:{h}") for h in TIMES]
+        return Rendered(t(lang, "interest.time"), _column(buttons))
+    if draft.step == "contact":
+        return Rendered(
+            t(lang, "interest.contact"),
+            _column(
+                [
+                    _button(t(lang, "interest.contact_yes"), "i:c:yes"),
+                    _button(t(lang, "interest.contact_no"), "i:c:no"),
+                ]
+            ),
+        )
+    return summary_view(content, config, lang, draft)
+
+
+def _values(content: Content, config: Config, lang: str, draft: Draft) -> dict[str, str]:
+    return {
+        "place": place_label(
+            content, config, lang, draft.region_id or "", draft.municipality or ""
+        ),
+        "kind": kind_label(content, lang, draft.kind or "any"),
+        "time": content.text(lang, f"interest.time_{draft.time or 'either'}"),
+        "contact": yes_no(content, lang, bool(draft.contact)),
+    }
+
+
+def summary_view(content: Content, config: Config, lang: str, draft: Draft) -> Rendered:
+    t = content.text
+    return Rendered(
+        t(lang, "interest.summary", **_values(content, config, lang, draft)),
+        _column(
+            [
+                _button(t(lang, "interest.confirm"), "i:s:ok"),
+                _button(t(lang, "interest.change"), "i:s:edit"),
+                _button(t(lang, "interest.cancel"), "i:s:cancel"),
+            ]
+        ),
+    )
+
+
+def change_menu(content: Content, lang: str) -> InlineKeyboardMarkup:
+    t = content.text
+    return _column(
+        [
+            _button(t(lang, "mine.change_place"), "i:x:place"),
+            _button(t(lang, "mine.change_kind"), "i:x:kind"),
+            _button(t(lang, "mine.change_time"), "i:x:time"),
+            _button(t(lang, "mine.change_contact"), "i:x:contact"),
+        ]
+    )
+
+
+def matches_view(content: Content, lang: str, matches: list[Municipality]) -> Rendered:
+    t = content.text
+    if not matches:
+        return Rendered(t(lang, "interest.place_no_match"))
+    buttons = [_button(m.name, f"i:m:{m.code}") for m in matches]
+    buttons.append(_button(t(lang, "interest.place_none_of_these"), "i:t"))
+    return Rendered(t(lang, "interest.place_matches"), _column(buttons))
+
+
+def _date(ts: int, config: Config) -> str:
+    return datetime.fromtimestamp(ts, ZoneInfo(config.timezone)).strftime("%d.%m.%Y")
+
+
+def mine_view(content: Content, config: Config, lang: str, reg: Registration | None) -> Rendered:
+    t = content.text
+    if reg is None:
+        return Rendered(t(lang, "mine.none"))
+    draft = Draft(
+        region_id=reg.region_id,
+        municipality=reg.municipality,
+        kind=reg.group_kind,
+        time=reg.time_pref,
+        contact=reg.contact_ok,
+    )
+    text = t(
+        lang,
+        "mine.shown",
+        created=_date(reg.created_at, config),
+        expires=_date(reg.expires_at, config),
+        **_values(content, config, lang, draft),
+    )
+    withdraw = (_button(t(lang, "mine.withdraw"), "i:w"),)
+    keyboard = (*change_menu(content, lang).inline_keyboard, withdraw)
+    return Rendered(text, InlineKeyboardMarkup(keyboard))
+
+
+def expiry_date(ts: int, config: Config) -> str:
+    return _date(ts, config)

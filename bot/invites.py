@@ -1,0 +1,227 @@
+"""Role invites and role management (domain): no Telegram here, only config, storage and time.
+
+An admin's `/invite` yields a single-use token; only its SHA-256 is stored, so the database
+never holds a usable link. Granted roles are listed by a short reference derived from the user
+key, because no Telegram id is stored for them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.config import Config, Municipality, Region
+from bot.roles import hash_token, new_invite_token
+from bot.storage import RoleGrant, Storage
+
+INVITE_PREFIX = "inv-"
+# secrets.token_urlsafe(18) gives 24 characters; accept a little either way, never more than
+# a /start payload can carry (64).
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,56}$")
+DAY = 86400
+REF_CHARS = 6  # shown to admins: enough to tell people apart, too short to mean anything
+GRANT_ID_CHARS = 12  # carried in revoke buttons: unique in practice, fits in 64 bytes signed
+
+# Words an admin may type for each role (English, and the bokmål an admin would reach for).
+ROLE_WORDS = {
+    "coordinator": "coordinator",
+    "koordinator": "coordinator",
+    "kontaktperson": "coordinator",
+    "office": "office",
+    "kontor": "office",
+    "regionkontor": "office",
+    "admin": "admin",
+    "administrator": "admin",
+}
+
+
+@dataclass(frozen=True)
+class InviteRequest:
+    """What an invite will grant: role and scope (municipality name, region id, '' for admin)."""
+
+    role: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class InviteProblem:
+    """Why `/invite` arguments were refused: 'usage', 'municipality' or 'region'."""
+
+    reason: str
+    given: str = ""
+
+
+@dataclass(frozen=True)
+class CreatedInvite:
+    token: str
+    role: str
+    scope: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class ConfigRole:
+    """A role from config.yaml: shown with its user id, changed only in the file."""
+
+    user_id: int
+    role: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class GrantedRole:
+    """A role granted through an invite link, as an admin sees it."""
+
+    grant_id: str
+    ref: str
+    role: str
+    scope: str
+    granted_at: int
+    user_key: str
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def find_municipality(config: Config, text: str) -> Municipality | None:
+    """The municipality by name, code or alias, ignoring case ('lyngen' -> Lyngen)."""
+    wanted = _fold(text)
+    for match in (
+        lambda m: _fold(m.name) == wanted,
+        lambda m: m.code == wanted,
+        lambda m: wanted in (_fold(a) for a in m.aliases),
+    ):
+        found = [m for m in config.municipalities if match(m)]
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def find_region(config: Config, text: str) -> Region | None:
+    """The region by id or name, ignoring case."""
+    wanted = _fold(text)
+    return next((r for r in config.regions if wanted in (r.id.casefold(), _fold(r.name))), None)
+
+
+def parse_invite_args(config: Config, args: list[str]) -> InviteRequest | InviteProblem:
+    """`/invite coordinator <municipality>`, `/invite office <region>` or `/invite admin`."""
+    if not args or args[0].casefold() not in ROLE_WORDS:
+        return InviteProblem("usage")
+    role = ROLE_WORDS[args[0].casefold()]
+    rest = " ".join(args[1:]).strip()
+    if role == "admin":
+        return InviteRequest("admin", "") if not rest else InviteProblem("usage")
+    if not rest:
+        return InviteProblem("usage")
+    if role == "coordinator":
+        muni = find_municipality(config, rest)
+        return InviteRequest(role, muni.name) if muni else InviteProblem("municipality", rest)
+    region = find_region(config, rest)
+    return InviteRequest(role, region.id) if region else InviteProblem("region", rest)
+
+
+def scope_label(config: Config, role: str, scope: str) -> str:
+    """What people read for a scope: the region's name for offices, the name otherwise."""
+    if role == "office":
+        region = config.region(scope)
+        return region.name if region else scope
+    return scope
+
+
+def scope_is_known(config: Config, role: str, scope: str) -> bool:
+    """Whether a grant still means something under the current config.yaml."""
+    if role == "admin":
+        return scope == ""
+    if role == "coordinator":
+        return config.municipality_named(scope) is not None
+    return role == "office" and config.region(scope) is not None
+
+
+def invite_link(bot_username: str, token: str) -> str:
+    return f"https://t.me/{bot_username}?start={INVITE_PREFIX}{token}"
+
+
+def local_time(ts: float, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime(fmt)
+
+
+async def create_invite(
+    storage: Storage, config: Config, request: InviteRequest, now: float
+) -> CreatedInvite:
+    """A fresh single-use invite; the token goes into the link, only its hash into storage."""
+    token, token_hash = new_invite_token()
+    expires_at = int(now) + config.invite_days * DAY
+    await storage.create_invite(token_hash, request.role, request.scope, expires_at)
+    return CreatedInvite(token, request.role, request.scope, expires_at)
+
+
+def is_invite_payload(payload: str) -> bool:
+    return payload.startswith(INVITE_PREFIX)
+
+
+async def accept_invite(
+    storage: Storage, config: Config, payload: str, user_key: str, chat_enc: bytes, now: float
+) -> RoleGrant | None:
+    """Consume the invite in a `/start inv-<token>` payload and grant its role.
+
+    None (and nothing changed) for a malformed, unknown, used or expired token. A token whose
+    role no longer fits config.yaml is consumed but grants nothing.
+    """
+    token = payload.removeprefix(INVITE_PREFIX)
+    if not is_invite_payload(payload) or not _TOKEN_RE.match(token):
+        return None
+    used = await storage.use_invite(hash_token(token), int(now))
+    if used is None:
+        return None
+    role, scope = used
+    if not scope_is_known(config, role, scope):
+        return None
+    grant = RoleGrant(user_key, role, scope, chat_enc, int(now))
+    await storage.grant_role(grant)
+    return grant
+
+
+def config_roles(config: Config) -> list[ConfigRole]:
+    """Every role config.yaml gives, admins first."""
+    roles = [ConfigRole(uid, "admin", "") for uid in sorted(config.admins)]
+    roles += [
+        ConfigRole(c.user_id, "coordinator", m)
+        for c in config.coordinators
+        for m in c.municipalities
+    ]
+    roles += [ConfigRole(o.user_id, "office", o.region) for o in config.offices]
+    return roles
+
+
+def grant_id(user_key: str, role: str, scope: str) -> str:
+    """A stable id for one grant: a button keeps meaning the same grant however the list moves."""
+    digest = hashlib.sha256(f"{user_key}|{role}|{scope}".encode()).hexdigest()
+    return digest[:GRANT_ID_CHARS]
+
+
+def _granted(grant: RoleGrant) -> GrantedRole:
+    return GrantedRole(
+        grant_id(grant.user_key, grant.role, grant.scope),
+        grant.user_key[:REF_CHARS],
+        grant.role,
+        grant.scope,
+        grant.created_at,
+        grant.user_key,
+    )
+
+
+async def granted_roles(storage: Storage) -> list[GrantedRole]:
+    return [_granted(g) for g in await storage.all_roles()]
+
+
+async def find_grant(storage: Storage, wanted: str) -> GrantedRole | None:
+    """The granted role a revoke button names, or None if it is gone (or never was)."""
+    return next((g for g in await granted_roles(storage) if g.grant_id == wanted), None)
+
+
+async def revoke_grant(storage: Storage, grant: GrantedRole) -> bool:
+    return await storage.revoke_role(grant.user_key, grant.role, grant.scope)

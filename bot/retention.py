@@ -1,0 +1,61 @@
+"""Registrations expire after the retention period; the resident is asked first (domain job).
+
+`config.reminder_days` before expiry a reminder goes out through the outbox with "keep" and
+"delete" buttons; a registration nobody kept is deleted at expiry and tallied as expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.clock import DAY, week_index
+from bot.interest_views import place_label
+from bot.services import Services
+
+log = logging.getLogger("selvhjelp.events")
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    reminded: int
+    expired: int
+
+
+async def run_retention(services: Services) -> RetentionReport:
+    """Send due reminders and delete what has expired. Safe to call as often as you like."""
+    storage, config, content = services.storage, services.config, services.content
+    now = services.now()
+    reminded = 0
+    due = await storage.registrations_due_reminder(int(now + config.reminder_days * DAY))
+    for reg in due:
+        chat = await storage.resident_chat(reg.user_key)
+        if chat is not None:
+            lang = await storage.get_language(reg.user_key) or config.default_language
+            days = max(1, round((reg.expires_at - now) / DAY))
+            place = place_label(content, config, lang, reg.region_id, reg.municipality)
+            payload = {
+                "text": content.text(lang, "retention.reminder", place=place, days=days),
+                "buttons": [
+                    [
+                        {
+                            "text": content.text(
+                                lang, "retention.keep", retention_days=config.retention_days
+                            ),
+                            "callback_data": "i:keep",
+                        }
+                    ],
+                    [{"text": content.text(lang, "retention.delete"), "callback_data": "i:del"}],
+                ],
+            }
+            # One campaign per expiry date: a kept-and-later-due registration is asked again.
+            await storage.enqueue(f"reminder:{reg.expires_at}", [(reg.user_key, chat, payload)])
+            reminded += 1
+        await storage.mark_reminded(reg.user_key)
+    week = week_index(now, config.timezone)
+    expired = 0
+    for user_key in await storage.registrations_expired(int(now)):
+        expired += await storage.remove_registration(user_key, week, "expired")
+    if reminded or expired:
+        log.info("retention reminded=%d expired=%d", reminded, expired)
+    return RetentionReport(reminded, expired)
