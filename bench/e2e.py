@@ -336,7 +336,8 @@ class Breakdown:
         def long_poll(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
             return (args[1] if len(args) > 1 else kwargs.get("endpoint")) == "getUpdates"
 
-        self._wrap_sync(bot.handlers.questions, "decide_reply", "decide_reply (crisis + match)")
+        self._wrap_sync(bot.handlers.questions, "crisis_reply", "crisis_reply (crisis check)")
+        self._wrap_sync(bot.handlers.questions, "faq_reply", "faq_reply (FAQ match)")
         self._wrap_async(Storage, "get_language", "storage.get_language (aiosqlite)")
         self._wrap_async(Bot, "_post", "Bot API calls but getUpdates", long_poll)
 

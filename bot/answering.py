@@ -35,9 +35,19 @@ class Reply:
 
 def decide_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply:
     """Crisis language wins over everything; otherwise answer, suggest or admit not knowing."""
+    return crisis_reply(text, chat_lang, faq, crisis) or faq_reply(text, chat_lang, faq)
+
+
+def crisis_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply | None:
+    """The crisis reply if the message signals a crisis, else None. Always asked first."""
     crisis_kind = crisis.detect(text)
-    if crisis_kind is not None:
-        return Reply("crisis", faq.detect_language(text, chat_lang), crisis_kind=crisis_kind)
+    if crisis_kind is None:
+        return None
+    return Reply("crisis", faq.detect_language(text, chat_lang), crisis_kind=crisis_kind)
+
+
+def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
+    """For a message already checked for crisis language: the FAQ's best reply."""
     smalltalk = faq.smalltalk(text)
     if smalltalk is not None:
         return Reply("smalltalk", faq.detect_language(text, chat_lang), smalltalk=smalltalk)

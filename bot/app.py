@@ -16,6 +16,7 @@ from bot.faq import FaqIndex
 from bot.handlers import (
     admin,
     buttons,
+    digest,
     errors,
     faq_menu,
     groups,
@@ -135,7 +136,8 @@ def build_application(
     app.add_handlers(groups.HANDLERS)
     # 2. Private-chat commands, then the catch-all for unknown commands (misc.HANDLERS ends
     #    with it, so it must stay last among commands).
-    for module in (start, admin, faq_menu, language, privacy, interest, invitation, misc):
+    modules = (start, admin, faq_menu, language, privacy, interest, invitation, digest, misc)
+    for module in modules:
         app.add_handlers(module.HANDLERS)
     # 3. Button presses: feature routers claim their own prefixes above (interest `i:`,
     #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`); the

@@ -45,7 +45,7 @@ class Topic:
     text: Mapping[str, TopicText]  # language -> text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one Content per process, cacheable
 class Content:
     categories: tuple[str, ...]
     topics: Mapping[str, Topic]

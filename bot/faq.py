@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
@@ -109,15 +110,21 @@ class _LanguageIndex:
             tid: (vec, math.sqrt(sum(v * v for v in vec.values())))
             for tid, vec in topic_vectors.items()
         }
-        # Inverted lists: a question touches only the examples and topics sharing a term.
-        self._example_postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, (_tid, vec, _n) in enumerate(self.examples):
+        # Term-major matrices of unit-length rows: a question's scores are then a few rows
+        # picked by its terms and one matrix product (numpy), instead of Python loops.
+        self._column = {t: i for i, t in enumerate(sorted(self.idf))}
+        self._topic_ids = list(self.topics)
+        topic_row = {tid: i for i, tid in enumerate(self._topic_ids)}
+        self._example_topic = np.array([topic_row[tid] for tid, _v, _n in self.examples])
+        self._example_matrix = np.zeros((len(self._column), len(self.examples)))
+        for i, (_tid, vec, norm) in enumerate(self.examples):
             for t, w in vec.items():
-                self._example_postings[t].append((i, w))
-        self._topic_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for tid, (vec, _n) in self.topics.items():
+                self._example_matrix[self._column[t], i] = w / norm
+        self._topic_matrix = np.zeros((len(self._column), len(self._topic_ids)))
+        for j, tid in enumerate(self._topic_ids):
+            vec, norm = self.topics[tid]
             for t, w in vec.items():
-                self._topic_postings[t].append((tid, w))
+                self._topic_matrix[self._column[t], j] = w / norm
 
     def _words(self, text: str) -> list[str]:
         words = apply_variants(tokens(normalise(text)), self.variants)
@@ -231,27 +238,19 @@ class _LanguageIndex:
         query_norm = math.sqrt(sum(w * w for w in query.values()))
         if not query_norm:
             return []
-        example_dots: dict[int, float] = defaultdict(float)
-        topic_dots: dict[str, float] = defaultdict(float)
-        for term, qw in query.items():
-            for i, w in self._example_postings.get(term, ()):
-                example_dots[i] += qw * w
-            for tid, w in self._topic_postings.get(term, ()):
-                topic_dots[tid] += qw * w
-        best_example: dict[str, float] = {}
-        for i, dot in example_dots.items():
-            tid, _vec, norm = self.examples[i]
-            score = dot / (query_norm * norm)
-            if score > best_example.get(tid, 0.0):
-                best_example[tid] = score
-        damping = math.sqrt(coverage)
-        scored = []
-        for tid, dot in topic_dots.items():
-            whole = dot / (query_norm * self.topics[tid][1])
-            score = EXAMPLE_WEIGHT * best_example.get(tid, 0.0) + (1 - EXAMPLE_WEIGHT) * whole
-            score *= damping
-            if score > 0.0:
-                scored.append(Ranked(tid, round(score, 4)))
+        rows = [self._column[t] for t in query]
+        weights = np.fromiter(query.values(), dtype=float, count=len(rows)) / query_norm
+        example_scores = weights @ self._example_matrix[rows]
+        best_example = np.zeros(len(self._topic_ids))
+        np.maximum.at(best_example, self._example_topic, example_scores)
+        whole = weights @ self._topic_matrix[rows]
+        scores = (EXAMPLE_WEIGHT * best_example + (1 - EXAMPLE_WEIGHT) * whole) * math.sqrt(
+            coverage
+        )
+        scored = [
+            Ranked(self._topic_ids[j], round(float(scores[j]), 4))
+            for j in np.flatnonzero(scores > 0.0)
+        ]
         scored.sort(key=lambda r: (-r.score, r.topic_id))
         return scored
 

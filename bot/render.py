@@ -7,6 +7,7 @@ Callback data is short and structured: `t:<topic>`, `c:<category>`, `menu`, `lan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -83,6 +84,7 @@ def crisis_reply(content: Content, config: Config, lang: str) -> Rendered:
     return Rendered(text)
 
 
+@lru_cache(maxsize=1024)  # content and config never change while the bot runs
 def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> Rendered:
     """A topic's answer with its related topics as buttons."""
     topic = content.topics[topic_id]

@@ -190,6 +190,8 @@ class Storage:
         self._lock = asyncio.Lock()
         # Every update asks for the chat language; a bounded cache spares a database round trip.
         self._lang_cache: dict[str, str | None] = {}
+        # ... and whether the person is in a flow that waits for typed text: same reasoning.
+        self._flow_cache: dict[str, tuple[str, dict[str, Any]] | None] = {}
 
     @classmethod
     async def open(cls, path: Path | str, clock: Callable[[], float]) -> Storage:
@@ -257,6 +259,7 @@ class Storage:
         digests stay right without keeping anything about who it was.
         """
         self._lang_cache.pop(user_key, None)
+        self._flow_cache.pop(user_key, None)
         async with self._lock:
             reg = await self._get_registration(user_key)
             if reg is not None and week is not None:
@@ -313,11 +316,21 @@ class Storage:
 
     async def get_flow(self, user_key: str) -> tuple[str, dict[str, Any]] | None:
         """The flow a person is in and its data, surviving restarts."""
+        if user_key in self._flow_cache:
+            cached = self._flow_cache[user_key]
+            return (cached[0], dict(cached[1])) if cached else None
         async with self._conn.execute(
             "SELECT flow, data FROM flow_state WHERE user_key = ?", (user_key,)
         ) as cur:
             row = await cur.fetchone()
-        return (str(row[0]), dict(json.loads(row[1]))) if row else None
+        state = (str(row[0]), dict(json.loads(row[1]))) if row else None
+        self._remember_flow(user_key, state)
+        return (state[0], dict(state[1])) if state else None
+
+    def _remember_flow(self, user_key: str, state: tuple[str, dict[str, Any]] | None) -> None:
+        if len(self._flow_cache) >= LANG_CACHE_LIMIT:
+            self._flow_cache.clear()
+        self._flow_cache[user_key] = state
 
     async def set_flow(self, user_key: str, flow: str, data: dict[str, Any]) -> None:
         await self._conn.execute(
@@ -327,10 +340,12 @@ class Storage:
             (user_key, flow, json.dumps(data, ensure_ascii=False), self._now()),
         )
         await self._conn.commit()
+        self._remember_flow(user_key, (flow, dict(data)))
 
     async def clear_flow(self, user_key: str) -> bool:
         cur = await self._conn.execute("DELETE FROM flow_state WHERE user_key = ?", (user_key,))
         await self._conn.commit()
+        self._remember_flow(user_key, None)
         return bool(cur.rowcount)
 
     # --- registrations -----------------------------------------------------------------------

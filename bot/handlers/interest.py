@@ -148,6 +148,9 @@ async def _save(update: Update, context: BotContext, draft: Draft, lang: str) ->
     previous = await services.storage.get_registration(key)
     reg = interest.to_registration(draft, key, services.now(), services.config, previous)
     await services.storage.ensure_resident(key, services.cipher.encrypt(chat.id, key))
+    if await services.storage.get_language(key) is None:
+        # Reminders and invitations must reach them in the language they registered in.
+        await services.storage.set_language(key, lang)
     week = week_index(services.now(), services.config.timezone)
     await services.storage.save_registration(reg, week)
     await services.storage.clear_flow(key)

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bot import render
-from bot.answering import decide_reply
+from bot.answering import crisis_reply, faq_reply
 from bot.handlers import interest, invitation
 from bot.handlers.common import events, send, user_language
 from bot.services import BotContext
@@ -22,14 +22,15 @@ async def on_text(update: Update, context: BotContext) -> None:
     if message is None or not message.text:
         return
     services = context.services
+    chat_lang = await user_language(update, context)
     # Crisis language first, always; then text a flow is waiting for (a municipality typed
     # into the interest flow, a coordinator's invitation); everything else is a question.
-    if services.crisis.detect(message.text) is None:
+    reply = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
+    if reply is None:
         for consumer in (interest.handle_typed_place, invitation.handle_text):
             if await consumer(update, context, message.text):
                 return
-    chat_lang = await user_language(update, context)
-    reply = decide_reply(message.text, chat_lang, services.faq, services.crisis)
+        reply = faq_reply(message.text, chat_lang, services.faq)
     if reply.kind == "crisis":
         events.info("crisis_reply kind=%s lang=%s", reply.crisis_kind, reply.lang)
     else:

@@ -1,0 +1,373 @@
+"""Coordinator digests (pure): registration counts and weekly tallies in, figures and text out.
+
+What a digest shows per municipality: people waiting now; new and withdrawn-or-expired in the
+last complete week (Monday to Sunday; a figure that keeps changing between two /digest calls
+would time one person's registration); the breakdown by kind of group and by time of day; how
+long the longest has waited; the waiting count at the end of each of the last seven weeks plus
+now (derived backwards from today's count and the weekly tallies); and whether enough people who
+accept messages wait to start a group. Offices see their region, admins every place, with the
+places no coordinator covers ("interest without a coordinator") singled out.
+
+Small counts (N = config.min_count). These rules are the privacy promise; tests pin each one:
+1. Primary suppression: a count from 1 to N-1 is shown as "fewer than N". 0 and counts of N or
+   more are exact.
+2. Breakdowns: a breakdown (kind of group, time of day) adds up to the waiting count above it.
+   If any cell in it is suppressed, the whole breakdown is hidden ("hidden to protect privacy"),
+   because the total minus the other cells would give the hidden cell away. A breakdown is shown
+   only under an exact waiting count.
+3. New and gone: if either of the week's two figures is suppressed, both are hidden, because the
+   trend tells their difference and so the other figure would reveal it.
+4. Trend: every point follows rule 1. The reported week ties two points together:
+   point before + new - gone = point after. If either of those points is suppressed, new and
+   gone are hidden (otherwise they would give the point away); and whenever new and gone are
+   hidden, the point before the week is hidden too, so the week's net change is unknown and no
+   range argument can pin a hidden figure. Other weeks' tallies are never shown, so no other
+   relation between points exists.
+5. Longest wait: shown only when the waiting count is exact (and not 0).
+6. "A group could start": said only under an exact waiting count, and only when at least
+   max(ready_at, N) people who accept messages wait, so it never speaks about a count below N.
+7. No total is ever shown across places, so no place's figure follows from a sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from bot.clock import DAY, week_monday
+from bot.config import Config
+from bot.content import Content
+from bot.roles import Roles
+from bot.storage import EventTally, RegistrationCell
+
+FEW: Final = "few"  # a count from 1 to N-1 (rule 1)
+HIDDEN: Final = "hidden"  # withheld so that subtraction reveals nothing (rules 2-4)
+Figure = int | Literal["few", "hidden"]
+Place = tuple[str, str]  # (region id, municipality name); '' = "my municipality is not listed"
+
+TREND_WEEKS = 8  # points in the trend: the end of the last seven weeks, and now
+WEEK_SECONDS = 7 * DAY
+TIMES = ("day", "evening", "either")
+OTHER = "other"  # a kind or time no longer in config.yaml: counted, so breakdowns still add up
+BARS = "▁▂▃▄▅▆▇█"
+FEW_MARK = "░"
+HIDDEN_MARK = "·"
+MESSAGE_LIMIT = 4000  # Telegram allows 4096 characters per message
+
+
+@dataclass
+class PlaceCounts:
+    """Exact counts for one place (never shown as they are: see `place_figures`)."""
+
+    waiting: int = 0
+    contactable: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_time: dict[str, int] = field(default_factory=dict)
+    first_created: int | None = None
+    new: dict[int, int] = field(default_factory=dict)  # week -> registrations added
+    gone: dict[int, int] = field(default_factory=dict)  # week -> withdrawn or expired
+
+
+@dataclass(frozen=True)
+class PlaceFigures:
+    """What may be shown about one place, after every suppression rule."""
+
+    place: Place
+    waiting: Figure
+    new: Figure
+    gone: Figure
+    by_kind: tuple[tuple[str, Figure], ...] | None  # None: hidden (rule 2); () nothing to show
+    by_time: tuple[tuple[str, Figure], ...] | None
+    longest_weeks: int | None
+    trend: tuple[Figure, ...]  # oldest first; the last point is now
+    ready: bool
+
+
+@dataclass(frozen=True)
+class DigestData:
+    """Everything all digests of one moment are built from."""
+
+    counts: Mapping[Place, PlaceCounts]
+    covered: frozenset[str]  # municipalities some coordinator covers
+    week: int  # the current week; the digest reports on week - 1
+    now: float
+
+
+def count_places(
+    cells: Iterable[RegistrationCell], tallies: Iterable[EventTally]
+) -> dict[Place, PlaceCounts]:
+    """Sum the storage rows per place."""
+    places: dict[Place, PlaceCounts] = {}
+    for c in cells:
+        p = places.setdefault((c.region_id, c.municipality), PlaceCounts())
+        p.waiting += c.n
+        if c.contact_ok:
+            p.contactable += c.n
+        p.by_kind[c.group_kind] = p.by_kind.get(c.group_kind, 0) + c.n
+        p.by_time[c.time_pref] = p.by_time.get(c.time_pref, 0) + c.n
+        if p.first_created is None or c.first_created < p.first_created:
+            p.first_created = c.first_created
+    for t in tallies:
+        p = places.setdefault((t.region_id, t.municipality), PlaceCounts())
+        into = p.new if t.kind == "new" else p.gone
+        into[t.week] = into.get(t.week, 0) + t.n
+    return places
+
+
+def primary(n: int, min_count: int) -> Figure:
+    """Rule 1: exact if 0 or at least `min_count`, else FEW."""
+    return n if n == 0 or n >= min_count else FEW
+
+
+def trend_points(
+    waiting: int, new: Mapping[int, int], gone: Mapping[int, int], week: int
+) -> list[int]:
+    """Waiting at the end of weeks week-7 .. week-1, then now: each week's end is the next
+    point minus that next week's new plus its withdrawn and expired."""
+    points = [waiting]
+    level = waiting
+    for w in range(week, week - TREND_WEEKS + 1, -1):
+        level -= new.get(w, 0) - gone.get(w, 0)
+        points.append(max(level, 0))
+    return points[::-1]
+
+
+def breakdown(
+    counts: Mapping[str, int], order: Sequence[str], min_count: int
+) -> tuple[tuple[str, Figure], ...] | None:
+    """Non-empty cells in `order` (unknown keys summed as OTHER), or None if any is
+    suppressed (rule 2)."""
+    cells = {key: counts.get(key, 0) for key in order}
+    other = sum(n for key, n in counts.items() if key not in cells)
+    if other:
+        cells[OTHER] = other
+    shown = [(key, primary(n, min_count)) for key, n in cells.items() if n]
+    if any(fig == FEW for _, fig in shown):
+        return None
+    return tuple(shown)
+
+
+def place_figures(
+    place: Place, counts: PlaceCounts, config: Config, week: int, now: float
+) -> PlaceFigures:
+    """Apply rules 1-6 to one place's exact counts."""
+    n = config.min_count
+    waiting = primary(counts.waiting, n)
+    exact_waiting = isinstance(waiting, int)
+    report = week - 1
+    new = primary(counts.new.get(report, 0), n)
+    gone = primary(counts.gone.get(report, 0), n)
+    trend: list[Figure] = [
+        primary(p, n) for p in trend_points(counts.waiting, counts.new, counts.gone, week)
+    ]
+    before, after = len(trend) - 3, len(trend) - 2  # the ends of week-2 and week-1
+    if FEW in (new, gone, trend[before], trend[after]):  # rules 3 and 4
+        new = gone = HIDDEN
+    if new == HIDDEN:
+        trend[before] = HIDDEN
+    kinds: tuple[tuple[str, Figure], ...] | None = ()
+    times: tuple[tuple[str, Figure], ...] | None = ()
+    longest = None
+    if exact_waiting and counts.waiting:
+        kinds = breakdown(counts.by_kind, ("open", *config.themes, "any"), n)
+        times = breakdown(counts.by_time, TIMES, n)
+        if counts.first_created is not None:
+            longest = max(0, int((now - counts.first_created) // WEEK_SECONDS))
+    ready = exact_waiting and counts.contactable >= max(config.ready_at, n)
+    return PlaceFigures(place, waiting, new, gone, kinds, times, longest, tuple(trend), ready)
+
+
+def sparkline(points: Sequence[Figure]) -> str:
+    """A one-line chart: bar height relative to the largest exact point; ░ fewer than N,
+    · hidden."""
+    top = max((p for p in points if isinstance(p, int)), default=0)
+    marks = []
+    for p in points:
+        if p == FEW:
+            marks.append(FEW_MARK)
+        elif not isinstance(p, int):
+            marks.append(HIDDEN_MARK)
+        elif p == 0 or top == 0:
+            marks.append(BARS[0])
+        else:
+            marks.append(BARS[max(1, round(p / top * (len(BARS) - 1)))])
+    return "".join(marks)
+
+
+def iso_week_number(week: int) -> int:
+    return week_monday(week).isocalendar()[1]
+
+
+def place_order(config: Config, places: Iterable[Place]) -> list[Place]:
+    """Config order: regions, their municipalities, then 'not listed'; unknown names last."""
+    rank: dict[Place, tuple[int, int, str]] = {}
+    for ri, region in enumerate(config.regions):
+        for mi, m in enumerate(region.municipalities):
+            rank[(region.id, m.name)] = (ri, mi, "")
+        rank[(region.id, "")] = (ri, len(region.municipalities), "")
+    region_rank = {r.id: i for i, r in enumerate(config.regions)}
+    return sorted(
+        places, key=lambda p: rank.get(p, (region_rank.get(p[0], len(region_rank)), 10**6, p[1]))
+    )
+
+
+def is_uncovered(place: Place, covered: frozenset[str]) -> bool:
+    return place[1] == "" or place[1] not in covered
+
+
+class DigestWriter:
+    """Turns figures into text in one language (content keys under `digest.`)."""
+
+    def __init__(self, content: Content, config: Config, lang: str, data: DigestData) -> None:
+        self.content = content
+        self.config = config
+        self.lang = lang
+        self.data = data
+
+    def t(self, key: str, **values: object) -> str:
+        return self.content.text(self.lang, f"digest.{key}", **values)
+
+    def figure(self, fig: Figure) -> str:
+        if fig == FEW:
+            return self.t("fewer_than", n=self.config.min_count)
+        if fig == HIDDEN:
+            return self.t("hidden")
+        return str(fig)
+
+    def place_name(self, place: Place) -> str:
+        region_id, name = place
+        if name:
+            return name
+        region = self.config.region(region_id)
+        return self.t("not_listed", region=region.name if region else region_id)
+
+    def label(self, axis: str, key: str) -> str:
+        if axis == "kind" and key not in ("open", "any", OTHER):
+            theme_key = f"interest.theme.{key}"
+            return (
+                self.content.text(self.lang, theme_key)
+                if self.content.has(self.lang, theme_key)
+                else key
+            )
+        return self.t(f"{axis}.{key}")
+
+    def cells(self, axis: str, cells: tuple[tuple[str, Figure], ...]) -> str:
+        return " · ".join(
+            self.t("cell", label=self.label(axis, key), count=self.figure(fig))
+            for key, fig in cells
+        )
+
+    def figures(self, place: Place) -> PlaceFigures:
+        counts = self.data.counts.get(place, PlaceCounts())
+        return place_figures(place, counts, self.config, self.data.week, self.data.now)
+
+    def place_block(self, place: Place) -> str:
+        """The full section for one municipality a coordinator covers."""
+        f = self.figures(place)
+        week = iso_week_number(self.data.week - 1)
+        lines = [self.t("place", place=self.place_name(place))]
+        lines.append(self.t("waiting", count=self.figure(f.waiting)))
+        if f.new == HIDDEN:
+            lines.append(self.t("week_hidden", week=week))
+        else:
+            lines.append(
+                self.t("week", week=week, new=self.figure(f.new), gone=self.figure(f.gone))
+            )
+        for axis, cells in (("kind", f.by_kind), ("time", f.by_time)):
+            if cells is None:
+                lines.append(self.t(f"{axis}s_hidden"))
+            elif cells:
+                lines.append(self.t(f"{axis}s", cells=self.cells(axis, cells)))
+        if f.longest_weeks is not None:
+            if f.longest_weeks == 0:
+                lines.append(self.t("longest_under_week"))
+            elif f.longest_weeks == 1:
+                lines.append(self.t("longest_one"))
+            else:
+                lines.append(self.t("longest_many", weeks=f.longest_weeks))
+        lines.append(
+            self.t(
+                "trend",
+                chart=sparkline(f.trend),
+                first=self.figure(f.trend[0]),
+                last=self.figure(f.trend[-1]),
+            )
+        )
+        if f.ready:
+            lines.append(
+                self.t("ready", ready_at=max(self.config.ready_at, self.config.min_count))
+            )
+        return "\n".join(lines)
+
+    def place_line(self, place: Place) -> str:
+        """One line for a place in an office's or admin's overview."""
+        f = self.figures(place)
+        key = "line_ready" if f.ready else "line"
+        return self.t(key, place=self.place_name(place), count=self.figure(f.waiting))
+
+    def waiting_places(self, region_ids: frozenset[str] | None) -> list[Place]:
+        return place_order(
+            self.config,
+            (
+                p
+                for p, c in self.data.counts.items()
+                if c.waiting and (region_ids is None or p[0] in region_ids)
+            ),
+        )
+
+    def uncovered_block(self, region_ids: frozenset[str] | None) -> str:
+        places = [p for p in self.waiting_places(region_ids) if is_uncovered(p, self.data.covered)]
+        if not places:
+            return "\n".join((self.t("uncovered_title"), self.t("uncovered_none")))
+        return "\n".join(
+            (
+                self.t("uncovered_title"),
+                *(self.place_line(p) for p in places),
+                self.t("uncovered_hint"),
+            )
+        )
+
+    def region_block(self, region_id: str) -> str:
+        region = self.config.region(region_id)
+        title = self.t("region_title", region=region.name if region else region_id)
+        places = [
+            p
+            for p in self.waiting_places(frozenset({region_id}))
+            if not is_uncovered(p, self.data.covered)
+        ]
+        lines = [self.place_line(p) for p in places] or [self.t("region_none")]
+        return "\n".join((title, *lines))
+
+    def sections(self, roles: Roles) -> list[str]:
+        """The digest as sections (each at most one message long)."""
+        out = [self.t("title"), self.t("intro", week=iso_week_number(self.data.week - 1))]
+        munis = [(m.region_id, m.name) for m in self.config.municipalities if roles.covers(m.name)]
+        out.extend(self.place_block(p) for p in munis)
+        regions = [r.id for r in self.config.regions if r.id in roles.regions]
+        out.extend(self.region_block(r) for r in regions)
+        if roles.admin:
+            out.append(self.uncovered_block(None))
+        elif regions:
+            out.append(self.uncovered_block(frozenset(regions)))
+        out.append(self.t("footnote", n=self.config.min_count))
+        return out
+
+
+def digest_sections(
+    content: Content, config: Config, lang: str, data: DigestData, roles: Roles
+) -> list[str]:
+    """One person's digest, as sections; it shows only places their roles cover."""
+    return DigestWriter(content, config, lang, data).sections(roles)
+
+
+def pack(sections: Sequence[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Join sections into as few messages as fit Telegram's length limit."""
+    messages: list[str] = []
+    for section in sections:
+        part = section[:limit]
+        if messages and len(messages[-1]) + 2 + len(part) <= limit:
+            messages[-1] += "\n\n" + part
+        else:
+            messages.append(part)
+    return messages
