@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.content import Content, ContentError, load_content
@@ -35,19 +36,32 @@ def run_telegram(config: Config) -> int:
     """Connect to Telegram with long polling or a webhook until stopped."""
     from telegram import Update
 
-    from bot.app import build_application, create_services
-
-    async def prepare() -> object:
-        return await create_services(config)
+    from bot.app import build_application, create_services, register_commands
+    from bot.scheduler import Scheduler
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    services = loop.run_until_complete(prepare())
-    app = build_application(services)  # type: ignore[arg-type]
+    services = loop.run_until_complete(create_services(config))
+    app = build_application(services)
+    scheduler: Scheduler | None = None
 
-    async def close_storage(_app: object) -> None:
-        await services.storage.close()  # type: ignore[attr-defined]
+    async def start_background(application: Any) -> None:
+        """Command menu, then the periodic jobs and the sending queue."""
+        nonlocal scheduler
+        await register_commands(application)
+        scheduler = Scheduler(services, application.bot)
+        services.outbox_listener = scheduler.sender.wake
+        scheduler.start()
 
+    async def stop_background(_app: Any) -> None:
+        if scheduler is not None:
+            await scheduler.stop()
+
+    async def close_storage(_app: Any) -> None:
+        await services.storage.close()
+
+    app.post_init = start_background
+    app.post_stop = stop_background
     app.post_shutdown = close_storage
     if config.mode == "webhook":
         log.info("starting in webhook mode")
@@ -93,12 +107,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run on Telegram")
     chat = sub.add_parser("chat", help="local terminal chat, no token needed")
     chat.add_argument("--lang", choices=("nb", "en"))
+    chat.add_argument(
+        "--user-id",
+        type=int,
+        default=None,
+        help="chat as this Telegram user id, e.g. a coordinator's from config.yaml",
+    )
     ask = sub.add_parser("ask", help="answer questions as JSON lines")
     ask.add_argument("--lang", choices=("nb", "en"))
     ask.add_argument("question", nargs="*")
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path", nargs="?")
-    parser.set_defaults(lang=None, question=[], path=None)
+    parser.set_defaults(lang=None, question=[], path=None, user_id=None)
     args = parser.parse_args(argv)
 
     path = args.path if args.command == "check-config" and args.path else args.config
@@ -134,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     if command == "chat":
-        return asyncio.run(local.run_terminal_chat(config, args.lang, sys.stdin, sys.stdout))
+        user_id = args.user_id or local.LOCAL_USER_ID
+        return asyncio.run(
+            local.run_terminal_chat(config, args.lang, sys.stdin, sys.stdout, user_id)
+        )
     questions = [" ".join(args.question)] if args.question else local.stdin_lines()
     return asyncio.run(local.run_ask(config, args.lang, questions, sys.stdout))
 

@@ -18,6 +18,7 @@ from bot.app import build_application, create_services
 from bot.config import Config
 from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
 from bot.fakeupdates import callback_update, message_update
+from bot.scheduler import Scheduler
 
 LOCAL_USER_ID = 4242
 
@@ -25,34 +26,59 @@ LOCAL_USER_ID = 4242
 class LocalSession:
     """One person talking to the bot in-process."""
 
-    def __init__(self, app: Application, fake: FakeTelegram, lang: str | None) -> None:
+    def __init__(
+        self,
+        app: Application,
+        fake: FakeTelegram,
+        lang: str | None,
+        user_id: int = LOCAL_USER_ID,
+        scheduler: Scheduler | None = None,
+    ) -> None:
         self.app = app
         self.fake = fake
         self.language_code = lang or "nb"
+        self.user_id = user_id
+        self.scheduler = scheduler
+        self.relayed = 0  # messages the bot sent to other chats (relays, digests)
         self.last_buttons: Sent | None = None
         self.replies: list[Reply] = []
         app.bot_data.services.reply_listener = self.replies.append
 
     @classmethod
-    async def start(cls, config: Config, lang: str | None = None) -> LocalSession:
+    async def start(
+        cls,
+        config: Config,
+        lang: str | None = None,
+        user_id: int = LOCAL_USER_ID,
+        background: bool = False,
+    ) -> LocalSession:
+        """`background`: also run the scheduled jobs and the sending queue after each turn,
+        so digests and invitations are delivered as on Telegram."""
         fake = FakeTelegram()
         services = await create_services(config)
         app = build_application(services, request=FakeBotRequest(fake), with_updater=False)
         await app.initialize()
-        return cls(app, fake, lang)
+        scheduler = Scheduler(services, app.bot) if background else None
+        return cls(app, fake, lang, user_id, scheduler)
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.app.shutdown()
         await self.app.bot_data.services.storage.close()
 
     async def say(self, text: str) -> list[Sent]:
         """Send a message as the local user; returns what the bot sent back."""
         before = len(self.fake.sent)
-        update = message_update(
-            text, self.app.bot, LOCAL_USER_ID, language_code=self.language_code
-        )
+        update = message_update(text, self.app.bot, self.user_id, language_code=self.language_code)
         await self.app.process_update(update)
+        await self._background()
         return self._collect(before)
+
+    async def _background(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.tick()
+            await self.scheduler.sender.send_due(self.app.bot)
 
     async def press(self, sent: Sent, data: str) -> list[Sent]:
         """Press a button on a message the bot sent."""
@@ -60,16 +86,19 @@ class LocalSession:
         update = callback_update(
             data,
             self.app.bot,
-            LOCAL_USER_ID,
+            self.user_id,
             message_id=sent.message_id,
             language_code=self.language_code,
             message_text=sent.text,
         )
         await self.app.process_update(update)
+        await self._background()
         return self._collect(before)
 
     def _collect(self, before: int) -> list[Sent]:
-        new = self.fake.sent[before:]
+        """What the local user sees (messages to other chats are only counted)."""
+        new = [s for s in self.fake.sent[before:] if s.chat_id == self.user_id]
+        self.relayed += len(self.fake.sent) - before - len(new)
         for s in new:
             if s.callback_data:
                 self.last_buttons = s
@@ -85,9 +114,17 @@ def _print_message(sent: Sent, out: TextIO) -> None:
     out.flush()
 
 
-async def run_terminal_chat(config: Config, lang: str | None, inp: TextIO, out: TextIO) -> int:
-    """The local terminal chat: type questions or commands; a number presses a button."""
-    session = await LocalSession.start(config, lang)
+async def run_terminal_chat(
+    config: Config,
+    lang: str | None,
+    inp: TextIO,
+    out: TextIO,
+    user_id: int = LOCAL_USER_ID,
+) -> int:
+    """The local terminal chat: type questions or commands; a number presses a button.
+
+    `user_id` lets a deployer try a role from config.yaml (e.g. a coordinator's id)."""
+    session = await LocalSession.start(config, lang, user_id, background=True)
     content = session.app.bot_data.services.content
     ui_lang = "en" if lang == "en" else "nb"
     out.write(content.text(ui_lang, "chat.banner") + "\n")
@@ -110,6 +147,9 @@ async def run_terminal_chat(config: Config, lang: str | None, inp: TextIO, out: 
                 replies = await session.say(text)
             for sent in replies:
                 _print_message(sent, out)
+            if session.relayed:
+                out.write(content.text(ui_lang, "chat.relayed", count=session.relayed) + "\n")
+                session.relayed = 0
         out.write("\n" + content.text(ui_lang, "chat.bye") + "\n")
     finally:
         await session.close()

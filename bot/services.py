@@ -30,6 +30,12 @@ class Services:
     clock: Callable[[], float] = time.time
     # Called with every reply decision; `python -m bot ask` listens here to report the topic.
     reply_listener: Callable[[Any], None] | None = None
+    # Called after rows are put in the outbox, so the sending loop starts at once.
+    outbox_listener: Callable[[], None] | None = None
+
+    def outbox_changed(self) -> None:
+        if self.outbox_listener is not None:
+            self.outbox_listener()
 
     def user_key(self, telegram_user_id: int) -> str:
         return self.pseudonymizer.user_key(telegram_user_id)

@@ -282,6 +282,7 @@ async def _queue(
             (user_key, chat_enc, resident_view(services, lang, m.name, text, invitation_id))
         )
     added = await storage.enqueue(f"invitation:{invitation_id}", rows)
+    services.outbox_changed()
     events.info("invitation_queued recipients=%d", added)
     return added
 
