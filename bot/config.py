@@ -286,7 +286,7 @@ def parse_config(
     tz = c.string(digest.get("timezone"), "digest.timezone", "Europe/Oslo")
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: absurdly long names
         c.fail("digest.timezone", "an IANA time zone such as Europe/Oslo", tz)
     digest_time = digest.get("time", "08:00")
     if not isinstance(digest_time, str) or not _TIME_RE.match(digest_time):

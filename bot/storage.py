@@ -105,6 +105,45 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (invitation_id, user_key)
     ) WITHOUT ROWID;
     """,
+    # 3: information meetings: subscriptions, announcements, "coming" and "remind me" marks.
+    """
+    CREATE TABLE subscriptions (          -- who follows meetings where (no names, no ids)
+        user_key     TEXT NOT NULL,
+        region_id    TEXT NOT NULL,
+        municipality TEXT NOT NULL,       -- '' = the whole region
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (user_key, region_id, municipality)
+    ) WITHOUT ROWID;
+    CREATE INDEX subscriptions_place ON subscriptions (region_id, municipality);
+
+    CREATE TABLE meetings (               -- information meetings announced by regional offices
+        id             INTEGER PRIMARY KEY,
+        uid            TEXT NOT NULL UNIQUE,   -- stable calendar UID
+        office_key     TEXT NOT NULL,
+        office_chat    BLOB NOT NULL,
+        region_id      TEXT NOT NULL,
+        title          TEXT NOT NULL,
+        starts_at      INTEGER NOT NULL,  -- unix seconds
+        place          TEXT NOT NULL,
+        link           TEXT,
+        description    TEXT,
+        municipalities TEXT NOT NULL,     -- JSON list of targeted municipality names
+        status         TEXT NOT NULL DEFAULT 'active',  -- active, cancelled
+        version        INTEGER NOT NULL DEFAULT 1,      -- bumped by every change
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX meetings_region ON meetings (region_id, starts_at);
+
+    CREATE TABLE meeting_marks (          -- anonymous "I'm coming" and "remind me" presses
+        meeting_id INTEGER NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,
+        user_key   TEXT NOT NULL,
+        mark       TEXT NOT NULL,         -- 'coming', 'remind'
+        chat_enc   BLOB NOT NULL,         -- to tell them about changes, and to remind them
+        reminded   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (meeting_id, user_key, mark)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -159,6 +198,38 @@ class Invitation:
     text: str
     sender_chat: bytes
     created_at: int
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """An information meeting as stored; `id` 0 and `version` 0 before it is saved."""
+
+    id: int
+    uid: str
+    office_key: str
+    office_chat: bytes
+    region_id: str
+    title: str
+    starts_at: int
+    place: str
+    link: str | None
+    description: str | None
+    municipalities: tuple[str, ...]
+    status: str = "active"
+    version: int = 0
+
+
+_MEETING_COLUMNS = (
+    "id, uid, office_key, office_chat, region_id, title, starts_at, place, link, description,"
+    " municipalities, status, version"
+)
+
+
+def _meeting(r: Sequence[Any]) -> Meeting:
+    return Meeting(
+        int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), str(r[4]), str(r[5]), int(r[6]),
+        str(r[7]), r[8], r[9], tuple(json.loads(r[10])), str(r[11]), int(r[12]),
+    )  # fmt: skip
 
 
 _REG_COLUMNS = (
@@ -272,6 +343,8 @@ class Storage:
                 "DELETE FROM roles WHERE user_key = ?",
                 "DELETE FROM invitation_answers WHERE user_key = ?",
                 "DELETE FROM outbox WHERE recipient = ? AND status = 'pending'",
+                "DELETE FROM subscriptions WHERE user_key = ?",
+                "DELETE FROM meeting_marks WHERE user_key = ?",
             ):
                 cur = await self._conn.execute(sql, (user_key,))
                 removed += cur.rowcount or 0
@@ -549,14 +622,13 @@ class Storage:
             for recipient, chat, payload in rows
         ]
         async with self._lock:
-            before = self._conn.total_changes
-            await self._conn.executemany(
+            cur = await self._conn.executemany(
                 "INSERT OR IGNORE INTO outbox (campaign, recipient, chat_enc, payload)"
                 " VALUES (?, ?, ?, ?)",
                 data,
             )
             await self._conn.commit()
-            return self._conn.total_changes - before
+            return max(cur.rowcount, 0)  # rows added; ignored duplicates do not count
 
     async def campaign_exists(self, campaign: str) -> bool:
         async with self._conn.execute(
@@ -687,6 +759,163 @@ class Storage:
                 )
                 for r in await cur.fetchall()
             ]
+
+    # --- information meetings ----------------------------------------------------------------
+
+    async def subscribe(self, user_key: str, region_id: str, municipality: str) -> bool:
+        """Follow meetings in a municipality ('' = the whole region); False if already did."""
+        cur = await self._conn.execute(
+            "INSERT OR IGNORE INTO subscriptions (user_key, region_id, municipality, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (user_key, region_id, municipality, self._now()),
+        )
+        await self._conn.commit()
+        return bool(cur.rowcount)
+
+    async def unsubscribe(
+        self, user_key: str, region_id: str | None = None, municipality: str | None = None
+    ) -> int:
+        """Stop one subscription, or all of them when no place is given."""
+        if region_id is None:
+            cur = await self._conn.execute(
+                "DELETE FROM subscriptions WHERE user_key = ?", (user_key,)
+            )
+        else:
+            cur = await self._conn.execute(
+                "DELETE FROM subscriptions WHERE user_key = ? AND region_id = ?"
+                " AND municipality = ?",
+                (user_key, region_id, municipality or ""),
+            )
+        await self._conn.commit()
+        return cur.rowcount or 0
+
+    async def subscriptions_of(self, user_key: str) -> list[tuple[str, str]]:
+        """(region_id, municipality) pairs the person follows."""
+        async with self._conn.execute(
+            "SELECT region_id, municipality FROM subscriptions WHERE user_key = ?"
+            " ORDER BY region_id, municipality",
+            (user_key,),
+        ) as cur:
+            return [(str(r[0]), str(r[1])) for r in await cur.fetchall()]
+
+    async def subscribers_for(
+        self, region_id: str, municipalities: Sequence[str]
+    ) -> list[tuple[str, bytes]]:
+        """(user key, encrypted chat) of active subscribers to these places or the region."""
+        marks = ",".join("?" for _ in municipalities) or "NULL"
+        async with self._conn.execute(
+            "SELECT DISTINCT s.user_key, p.chat_enc FROM subscriptions s"
+            " JOIN residents p ON p.user_key = s.user_key"
+            " WHERE s.region_id = ? AND p.active = 1 AND p.chat_enc IS NOT NULL"
+            f" AND (s.municipality = '' OR s.municipality IN ({marks}))",
+            (region_id, *municipalities),
+        ) as cur:
+            return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+    async def create_meeting(self, meeting: Meeting) -> int:
+        now = self._now()
+        cur = await self._conn.execute(
+            "INSERT INTO meetings (uid, office_key, office_chat, region_id, title, starts_at,"
+            " place, link, description, municipalities, status, version, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, ?, ?)",
+            (
+                meeting.uid, meeting.office_key, meeting.office_chat, meeting.region_id,
+                meeting.title, meeting.starts_at, meeting.place, meeting.link,
+                meeting.description, json.dumps(list(meeting.municipalities)), now, now,
+            ),
+        )  # fmt: skip
+        await self._conn.commit()
+        return int(cur.lastrowid or 0)
+
+    async def get_meeting(self, meeting_id: int) -> Meeting | None:
+        async with self._conn.execute(
+            f"SELECT {_MEETING_COLUMNS} FROM meetings WHERE id = ?", (meeting_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return _meeting(row) if row else None
+
+    async def update_meeting(self, meeting: Meeting) -> int:
+        """Save changed fields (or status); returns the new version number."""
+        await self._conn.execute(
+            "UPDATE meetings SET title = ?, starts_at = ?, place = ?, link = ?, description = ?,"
+            " municipalities = ?, status = ?, version = version + 1, updated_at = ?"
+            " WHERE id = ?",
+            (
+                meeting.title, meeting.starts_at, meeting.place, meeting.link,
+                meeting.description, json.dumps(list(meeting.municipalities)), meeting.status,
+                self._now(), meeting.id,
+            ),
+        )  # fmt: skip
+        await self._conn.commit()
+        async with self._conn.execute(
+            "SELECT version FROM meetings WHERE id = ?", (meeting.id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def meetings_in_region(self, region_id: str, after: int) -> list[Meeting]:
+        """Active and cancelled meetings of a region that start after `after`, soonest first."""
+        async with self._conn.execute(
+            f"SELECT {_MEETING_COLUMNS} FROM meetings WHERE region_id = ? AND starts_at > ?"
+            " ORDER BY starts_at",
+            (region_id, after),
+        ) as cur:
+            return [_meeting(r) for r in await cur.fetchall()]
+
+    async def set_mark(self, meeting_id: int, user_key: str, mark: str, chat_enc: bytes) -> bool:
+        """Record "coming" or "remind"; False if it was already set."""
+        cur = await self._conn.execute(
+            "INSERT OR IGNORE INTO meeting_marks (meeting_id, user_key, mark, chat_enc)"
+            " VALUES (?, ?, ?, ?)",
+            (meeting_id, user_key, mark, chat_enc),
+        )
+        await self._conn.commit()
+        return bool(cur.rowcount)
+
+    async def clear_mark(self, meeting_id: int, user_key: str, mark: str) -> bool:
+        cur = await self._conn.execute(
+            "DELETE FROM meeting_marks WHERE meeting_id = ? AND user_key = ? AND mark = ?",
+            (meeting_id, user_key, mark),
+        )
+        await self._conn.commit()
+        return bool(cur.rowcount)
+
+    async def mark_counts(self, meeting_id: int) -> dict[str, int]:
+        async with self._conn.execute(
+            "SELECT mark, COUNT(*) FROM meeting_marks WHERE meeting_id = ? GROUP BY mark",
+            (meeting_id,),
+        ) as cur:
+            counts = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        return {"coming": counts.get("coming", 0), "remind": counts.get("remind", 0)}
+
+    async def marked_people(self, meeting_id: int) -> list[tuple[str, bytes]]:
+        """Everyone who pressed "I'm coming" or "Remind me" (once each): they hear of changes."""
+        async with self._conn.execute(
+            "SELECT user_key, MIN(chat_enc) FROM meeting_marks WHERE meeting_id = ?"
+            " GROUP BY user_key",
+            (meeting_id,),
+        ) as cur:
+            return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+    async def due_meeting_reminders(self, now: int, ahead: int) -> list[tuple[int, str, bytes]]:
+        """(meeting id, user key, chat) for "remind me" marks of active meetings starting
+        within `ahead` seconds that have not been reminded yet."""
+        async with self._conn.execute(
+            "SELECT k.meeting_id, k.user_key, k.chat_enc FROM meeting_marks k"
+            " JOIN meetings m ON m.id = k.meeting_id"
+            " WHERE k.mark = 'remind' AND k.reminded = 0 AND m.status = 'active'"
+            " AND m.starts_at > ? AND m.starts_at <= ?",
+            (now, now + ahead),
+        ) as cur:
+            return [(int(r[0]), str(r[1]), bytes(r[2])) for r in await cur.fetchall()]
+
+    async def mark_reminder_sent(self, meeting_id: int, user_key: str) -> None:
+        await self._conn.execute(
+            "UPDATE meeting_marks SET reminded = 1 WHERE meeting_id = ? AND user_key = ?"
+            " AND mark = 'remind'",
+            (meeting_id, user_key),
+        )
+        await self._conn.commit()
 
     # --- digest queries ----------------------------------------------------------------------
 

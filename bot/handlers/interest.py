@@ -54,6 +54,12 @@ async def interest_command(update: Update, context: BotContext) -> None:
     if reg is not None:
         await send(update, interest_views.mine_view(services.content, services.config, lang, reg))
         return
+    draft = await _draft(services, key)
+    if draft is not None and draft.step != "entry":  # came back: carry on where they left
+        await send(
+            update, interest_views.step_view(services.content, services.config, lang, draft)
+        )
+        return
     draft = Draft()
     await services.storage.set_flow(key, FLOW, draft.to_dict())
     await send(update, interest_views.step_view(services.content, services.config, lang, draft))
