@@ -15,6 +15,7 @@ from bot.content import Content, load_content
 from bot.faq import FaqIndex
 from bot.handlers import (
     admin,
+    announce,
     buttons,
     digest,
     errors,
@@ -136,11 +137,23 @@ def build_application(
     app.add_handlers(groups.HANDLERS)
     # 2. Private-chat commands, then the catch-all for unknown commands (misc.HANDLERS ends
     #    with it, so it must stay last among commands).
-    modules = (start, admin, faq_menu, language, privacy, interest, invitation, digest, misc)
+    modules = (
+        start,
+        admin,
+        faq_menu,
+        language,
+        privacy,
+        interest,
+        invitation,
+        announce,
+        digest,
+        misc,
+    )
     for module in modules:
         app.add_handlers(module.HANDLERS)
     # 3. Button presses: feature routers claim their own prefixes above (interest `i:`,
-    #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`); the
+    #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`, office
+    #    announcements `an:`); the
     #    generic router validates everything else and answers forged data.
     app.add_handlers(buttons.HANDLERS)
     # 4. Free text and everything else in private chats: crisis check, then the FAQ.

@@ -15,6 +15,7 @@ from telegram import Bot
 
 from bot.broadcast import Sender
 from bot.digest_jobs import enqueue_weekly_digests
+from bot.progress import report_progress
 from bot.retention import run_retention
 from bot.services import Services
 
@@ -27,8 +28,11 @@ class Scheduler:
         self.services = services
         self.bot = bot
         self.interval = interval
-        self.sender = Sender(services)
+        self.sender = Sender(services, on_progress=self._progress)
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def _progress(self, campaign: str, counts: dict[str, int]) -> None:
+        await report_progress(self.bot, self.services, campaign, counts)
 
     async def tick(self) -> None:
         """One round of the periodic jobs; new outbox rows wake the sender."""

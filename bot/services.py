@@ -32,6 +32,8 @@ class Services:
     reply_listener: Callable[[Any], None] | None = None
     # Called after rows are put in the outbox, so the sending loop starts at once.
     outbox_listener: Callable[[], None] | None = None
+    # Campaign -> the message that shows its progress (bot.progress.Watcher), in memory only.
+    campaign_watchers: dict[str, Any] = field(default_factory=dict)
 
     def outbox_changed(self) -> None:
         if self.outbox_listener is not None:

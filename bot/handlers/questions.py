@@ -11,7 +11,7 @@ from telegram.ext import MessageHandler, filters
 
 from bot import render
 from bot.answering import crisis_reply, faq_reply
-from bot.handlers import interest, invitation
+from bot.handlers import announce, interest, invitation
 from bot.handlers.common import events, send, user_language
 from bot.services import BotContext
 
@@ -23,13 +23,18 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     services = context.services
     chat_lang = await user_language(update, context)
-    # Crisis language first, always; then text a flow is waiting for (a municipality typed
-    # into the interest flow, a coordinator's invitation); everything else is a question.
+    # A coordinator's invitation or an office's announcement being composed is their work, not
+    # a personal message: an announcement about grief after suicide must not trigger the
+    # crisis reply. These consumers only ever take text from people holding those roles.
+    for composer in (invitation.handle_text, announce.handle_text):
+        if await composer(update, context, message.text):
+            return
+    # For everyone else crisis language comes first, always; then a municipality typed into
+    # the interest flow; everything else is a question.
     reply = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
     if reply is None:
-        for consumer in (interest.handle_typed_place, invitation.handle_text):
-            if await consumer(update, context, message.text):
-                return
+        if await interest.handle_typed_place(update, context, message.text):
+            return
         reply = faq_reply(message.text, chat_lang, services.faq)
     if reply.kind == "crisis":
         events.info("crisis_reply kind=%s lang=%s", reply.crisis_kind, reply.lang)
