@@ -24,6 +24,7 @@ from bot.handlers import (
     interest,
     invitation,
     language,
+    meetings,
     misc,
     privacy,
     questions,
@@ -42,6 +43,7 @@ MENU_COMMANDS = (
     "faq",
     "interest",
     "mine",
+    "meetings",
     "help",
     "language",
     "privacy",
@@ -147,13 +149,14 @@ def build_application(
         invitation,
         announce,
         digest,
+        meetings,
         misc,
     )
     for module in modules:
         app.add_handlers(module.HANDLERS)
     # 3. Button presses: feature routers claim their own prefixes above (interest `i:`,
     #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`, office
-    #    announcements `an:`); the
+    #    announcements `an:`, subscriptions `ms:`, announcement buttons `mt:`); the
     #    generic router validates everything else and answers forged data.
     app.add_handlers(buttons.HANDLERS)
     # 4. Free text and everything else in private chats: crisis check, then the FAQ.

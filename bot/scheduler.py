@@ -15,6 +15,7 @@ from telegram import Bot
 
 from bot.broadcast import Sender
 from bot.digest_jobs import enqueue_weekly_digests
+from bot.meeting_jobs import enqueue_meeting_reminders
 from bot.progress import report_progress
 from bot.retention import run_retention
 from bot.services import Services
@@ -38,6 +39,7 @@ class Scheduler:
         """One round of the periodic jobs; new outbox rows wake the sender."""
         await run_retention(self.services)
         await enqueue_weekly_digests(self.services)
+        await enqueue_meeting_reminders(self.services)
         self.sender.wake()
 
     async def _loop(self) -> None:

@@ -835,7 +835,13 @@ class Storage:
         return _meeting(row) if row else None
 
     async def update_meeting(self, meeting: Meeting) -> int:
-        """Save changed fields (or status); returns the new version number."""
+        """Save changed fields (or status); returns the new version number. A new start time
+        re-arms "remind me", so people are reminded before the meeting as it now is."""
+        await self._conn.execute(
+            "UPDATE meeting_marks SET reminded = 0 WHERE mark = 'remind' AND meeting_id = ?"
+            " AND ? != (SELECT starts_at FROM meetings WHERE id = ?)",
+            (meeting.id, meeting.starts_at, meeting.id),
+        )
         await self._conn.execute(
             "UPDATE meetings SET title = ?, starts_at = ?, place = ?, link = ?, description = ?,"
             " municipalities = ?, status = ?, version = version + 1, updated_at = ?"

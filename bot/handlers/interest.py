@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import interest, interest_views, render
 from bot.clock import week_index
-from bot.handlers import faq_menu
+from bot.handlers import faq_menu, meetings
 from bot.handlers.common import events, send, show, user_language
 from bot.interest import FLOW, Draft
 from bot.services import BotContext, Services
@@ -170,7 +170,14 @@ async def _save(update: Update, context: BotContext, draft: Draft, lang: str) ->
         )
     else:
         text = content.text(lang, "interest.saved", retention_days=services.config.retention_days)
-        await show(update, render.Rendered(text))
+        # Offer to follow information meetings there (issue: meetings are how people start).
+        place = services.config.municipality_named(reg.municipality)
+        keyboard = (
+            InlineKeyboardMarkup([[meetings.follow_button(content, lang, place)]])
+            if place
+            else None
+        )
+        await show(update, render.Rendered(text, keyboard))
 
 
 async def on_button(update: Update, context: BotContext) -> None:

@@ -27,14 +27,6 @@ async def cancel(update: Update, context: BotContext) -> None:
     )
 
 
-async def not_yet(update: Update, context: BotContext) -> None:
-    """Commands the FAQ already mentions whose flows are not built yet: say so honestly."""
-    lang = await user_language(update, context)
-    content = context.services.content
-    keyboard = render.main_menu_keyboard(content, lang)
-    await send(update, render.Rendered(content.text(lang, "errors.not_yet"), keyboard))
-
-
 async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have (or one the person may not use)."""
     lang = await user_language(update, context)
@@ -49,8 +41,6 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 HANDLERS = [
     CommandHandler("cancel", cancel, filters.ChatType.PRIVATE),
-    # Information meetings arrive with their own issue.
-    CommandHandler(["meetings"], not_yet, filters.ChatType.PRIVATE),
     # Must come after every other command handler (see bot.app).
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
 ]
