@@ -240,7 +240,8 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     saved = await person.press("i:s:ok", on=summary)
     assert saved.texts == [ui(services, lang, "interest.saved", retention_days=180)]
     assert words["saved"] in saved.first.text
-    assert saved.first.buttons == []
+    # The one button offers to follow information meetings in the same municipality.
+    assert saved.first.callback_data == ["ms:sub:lyngen"]
     assert await storage.get_registration(key) == Registration(
         user_key=key,
         municipality="Lyngen",
