@@ -14,6 +14,7 @@ from bot.interest_views import place_label
 from bot.services import Services
 
 log = logging.getLogger("selvhjelp.events")
+OUTBOX_KEEP_DAYS = 60  # invitations and announcements can be answered this long
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ async def run_retention(services: Services) -> RetentionReport:
             await storage.enqueue(f"reminder:{reg.expires_at}", [(reg.user_key, chat, payload)])
             reminded += 1
         await storage.mark_reminded(reg.user_key)
+    # Delivered messages are kept only as long as answers to them make sense.
+    await storage.purge_outbox(int(now - OUTBOX_KEEP_DAYS * DAY))
     week = week_index(now, config.timezone)
     expired = 0
     for user_key in await storage.registrations_expired(int(now)):

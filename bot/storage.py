@@ -342,7 +342,7 @@ class Storage:
                 "DELETE FROM registrations WHERE user_key = ?",
                 "DELETE FROM roles WHERE user_key = ?",
                 "DELETE FROM invitation_answers WHERE user_key = ?",
-                "DELETE FROM outbox WHERE recipient = ? AND status = 'pending'",
+                "DELETE FROM outbox WHERE recipient = ?",
                 "DELETE FROM subscriptions WHERE user_key = ?",
                 "DELETE FROM meeting_marks WHERE user_key = ?",
             ):
@@ -547,8 +547,8 @@ class Storage:
             " AND p.active = 1 AND p.chat_enc IS NOT NULL"
         )
         args: tuple[Any, ...] = (region_id, municipality)
-        if group_kind is not None:
-            sql += " AND r.group_kind = ?"
+        if group_kind is not None:  # people with no preference welcome any kind of group
+            sql += " AND r.group_kind IN (?, 'any')"
             args += (group_kind,)
         async with self._conn.execute(sql, args) as cur:
             return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
@@ -678,6 +678,14 @@ class Storage:
         ) as cur:
             return await cur.fetchone() is not None
 
+    async def purge_outbox(self, before: int) -> int:
+        """Forget delivered (or given-up) rows older than `before`: answers to them then expire."""
+        cur = await self._conn.execute(
+            "DELETE FROM outbox WHERE status != 'pending' AND sent_at < ?", (before,)
+        )
+        await self._conn.commit()
+        return cur.rowcount or 0
+
     async def campaign_progress(self, campaign: str) -> dict[str, int]:
         """How many rows of a campaign are pending, sent, blocked and failed."""
         async with self._conn.execute(
@@ -715,24 +723,35 @@ class Storage:
             return None
         return Invitation(int(r[0]), str(r[1]), str(r[2]), r[3], str(r[4]), bytes(r[5]), int(r[6]))
 
-    async def answer_invitation(
-        self, invitation_id: int, user_key: str, answer: str | None, shared: bool = False
-    ) -> None:
-        """Record or change a resident's answer; `answer=None` only sets the share flag."""
-        if answer is None:
-            await self._conn.execute(
+    async def answer_invitation(self, invitation_id: int, user_key: str, answer: str) -> None:
+        """Record or change a resident's answer ('yes', 'maybe', 'no')."""
+        await self._conn.execute(
+            "INSERT INTO invitation_answers (invitation_id, user_key, answer, shared)"
+            " VALUES (?, ?, ?, 0) ON CONFLICT (invitation_id, user_key)"
+            " DO UPDATE SET answer = excluded.answer",
+            (invitation_id, user_key, answer),
+        )
+        await self._conn.commit()
+
+    async def mark_shared(self, invitation_id: int, user_key: str) -> bool:
+        """Set the share flag; True only the first time (the coordinator is told once).
+        Sharing without answering is stored as answer 'none', which no answer count includes."""
+        async with self._lock:
+            cur = await self._conn.execute(
                 "INSERT INTO invitation_answers (invitation_id, user_key, answer, shared)"
-                " VALUES (?, ?, 'maybe', 1) ON CONFLICT (invitation_id, user_key)"
-                " DO UPDATE SET shared = 1",
+                " VALUES (?, ?, 'none', 1) ON CONFLICT (invitation_id, user_key)"
+                " DO UPDATE SET shared = 1 WHERE shared = 0",
                 (invitation_id, user_key),
             )
-        else:
-            await self._conn.execute(
-                "INSERT INTO invitation_answers (invitation_id, user_key, answer, shared)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (invitation_id, user_key)"
-                " DO UPDATE SET answer = excluded.answer",
-                (invitation_id, user_key, answer, int(shared)),
-            )
+            await self._conn.commit()
+        return bool(cur.rowcount)
+
+    async def unmark_shared(self, invitation_id: int, user_key: str) -> None:
+        """Undo mark_shared when the coordinator could not be told."""
+        await self._conn.execute(
+            "UPDATE invitation_answers SET shared = 0 WHERE invitation_id = ? AND user_key = ?",
+            (invitation_id, user_key),
+        )
         await self._conn.commit()
 
     async def invitation_counts(self, invitation_id: int) -> dict[str, int]:

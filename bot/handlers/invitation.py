@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import render
@@ -108,7 +109,8 @@ async def _choose_audience(
     buttons = [
         [_signed(services, caller, content.text(lang, "invitation.audience_all"), "ci:a:all")]
     ]
-    for kind in kinds(services.config):
+    # "No preference" people are in every filtered audience, so it is not an audience itself.
+    for kind in (k for k in kinds(services.config) if k != "any"):
         label = content.text(
             lang, "invitation.audience_kind", kind=kind_label(content, lang, kind)
         )
@@ -221,6 +223,8 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         m = services.config.municipality_by_code(value)
         if m is not None and caller.roles.covers(m.name):
             await _choose_audience(update, context, caller, m.name)
+        else:  # another area, even with a valid signature: refused on the server
+            await show(update, render.Rendered(content.text(lang, "errors.stale_button")))
         return
     municipality = flow.get("municipality", "")
     m = services.config.municipality_named(municipality)
@@ -231,6 +235,7 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
     if action == "a" and flow.get("step") == "audience":
         kind = None if value == "all" else value
         if kind is not None and kind not in kinds(services.config):
+            await show(update, render.Rendered(content.text(lang, "errors.stale_button")))
             return
         count = len(await _recipients(services, m, kind))
         if count == 0:
@@ -253,8 +258,10 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         await services.storage.clear_flow(caller.key)
         await show(update, render.Rendered(content.text(lang, "invitation.cancelled")))
     elif action == "s" and flow.get("step") == "confirm" and flow.get("text"):
-        count = await _queue(update, services, caller, m, flow.get("kind"), str(flow["text"]))
+        # Claim the draft first: if anything below fails, a second press finds no draft and
+        # cannot create a second invitation (nobody gets it twice).
         await services.storage.clear_flow(caller.key)
+        count = await _queue(update, services, caller, m, flow.get("kind"), str(flow["text"]))
         text = content.text(lang, "invitation.queued", count=count_text(services, lang, count))
         await show(update, render.Rendered(text))
     else:  # a replayed button for a step already done
@@ -385,8 +392,14 @@ async def _share_contact(
         municipality=html.escape(invitation.municipality),
         person=person,
     )
-    await context.bot.send_message(chat_id, notice, parse_mode=ParseMode.HTML)
-    await services.storage.answer_invitation(invitation_id, key, None, shared=True)
+    if not await services.storage.mark_shared(invitation_id, key):  # a double tap: told once
+        await show(update, render.Rendered(services.content.text(lang, "invitation.shared")))
+        return
+    try:
+        await context.bot.send_message(chat_id, notice, parse_mode=ParseMode.HTML)
+    except TelegramError:
+        await services.storage.unmark_shared(invitation_id, key)
+        raise
     events.info("invitation_contact_shared")
     await show(update, render.Rendered(services.content.text(lang, "invitation.shared")))
 
