@@ -230,7 +230,7 @@ class DigestWriter:
 
     def figure(self, fig: Figure) -> str:
         if fig == FEW:
-            return self.t("fewer_than", n=self.config.min_count)
+            return self.content.text(self.lang, "counts.fewer_than", n=self.config.min_count)
         if fig == HIDDEN:
             return self.t("hidden")
         return str(fig)

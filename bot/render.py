@@ -60,6 +60,14 @@ def menu_button(content: Content, lang: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(content.text(lang, "buttons.more_topics"), callback_data="menu")
 
 
+def small_count(content: Content, config: Config, lang: str, n: int) -> str:
+    """A count as coordinators and offices may see it: non-zero counts below the privacy
+    threshold only as "fewer than N" (the digest applies the same rule, and more)."""
+    if 0 < n < config.min_count:
+        return content.text(lang, "counts.fewer_than", n=config.min_count)
+    return str(n)
+
+
 def crisis_block(content: Content, config: Config, lang: str) -> str:
     """The emergency numbers from config.yaml, one per line, described in `lang`."""
     lines = []

@@ -231,7 +231,7 @@ async def test_invitation_reaches_exactly_those_who_accepted_in_their_own_langua
     shown = (
         str(len(expected))
         if len(expected) >= 3
-        else ui(services, lang, "invitation.fewer_than", n=3)
+        else ui(services, lang, "counts.fewer_than", n=3)
     )
     assert draft.confirm.text.startswith(ui(services, lang, "invitation.recipients", count=shown))
     assert draft.confirm.button_texts == [
@@ -340,7 +340,7 @@ async def test_answers_show_as_counts_with_small_counts_banded(
         assert turn.sent == []
     lines = await status_lines(town.lyngen)
     assert lines[0] == ui(services, "nb", "invitation.status_heading")
-    few = ui(services, "nb", "invitation.fewer_than", n=3)
+    few = ui(services, "nb", "counts.fewer_than", n=3)
     assert len(lines) == 2
     assert lines[1].endswith(f"Lyngen: kommer 3, kanskje {few}, ikke nå 0, delte kontakt 0"), (
         lines[1]
@@ -409,7 +409,7 @@ async def test_sharing_asks_first_and_only_then_tells_the_coordinator(
         ui(services, "nb", "invitation.share_notice", municipality="Lyngen", person="")[:30]
     )
 
-    few = ui(services, "nb", "invitation.fewer_than", n=3)
+    few = ui(services, "nb", "counts.fewer_than", n=3)
     lines = await status_lines(town.lyngen)
     assert lines[1].endswith(f"delte kontakt {few}"), lines[1]
 
@@ -738,12 +738,12 @@ async def test_a_resident_who_blocked_the_bot_is_dropped(
             services,
             "nb",
             "invitation.recipients",
-            count=ui(services, "nb", "invitation.fewer_than", n=3),
+            count=ui(services, "nb", "counts.fewer_than", n=3),
         )
     )
     queued = await send_now(town.lyngen, draft)
     assert queued.last.text == ui(
-        services, "nb", "invitation.queued", count=ui(services, "nb", "invitation.fewer_than", n=3)
+        services, "nb", "invitation.queued", count=ui(services, "nb", "counts.fewer_than", n=3)
     )
     second_id = await latest_invitation(services, LYNGEN)
     assert set(outbox(database, f"invitation:{second_id}")) == {

@@ -19,6 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import meeting_views, render
 from bot.config import Region
+from bot.handlers import misc
 from bot.handlers.common import events, send, show, user_language
 from bot.progress import Watcher, watch
 from bot.roles import Roles, roles_for
@@ -59,25 +60,11 @@ def _button(
     return [InlineKeyboardButton(text, callback_data=services.signer.sign(office.user_id, data))]
 
 
-def _count(services: Services, lang: str, n: int) -> str:
-    if 0 < n < services.config.min_count:
-        return services.content.text(lang, "announce.fewer_than", n=services.config.min_count)
-    return str(n)
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    """Without the role the command does not exist, as far as anyone can tell."""
-    lang = await user_language(update, context)
-    content = context.services.content
-    keyboard = render.main_menu_keyboard(content, lang)
-    await send(update, render.Rendered(content.text(lang, "errors.unknown_command"), keyboard))
-
-
 async def announce_command(update: Update, context: BotContext) -> None:
     """Start composing, or `/announce list` to manage upcoming meetings."""
     office = await _office(update, context)
     if office is None:
-        await _refuse(update, context)
+        await misc.unknown_command(update, context)
         return
     services = context.services
     if context.args and context.args[0].lower() in ("list", "liste"):
@@ -177,7 +164,11 @@ async def _preview(
     await send(
         update,
         render.Rendered(
-            content.text(lang, "announce.preview_intro", count=_count(services, lang, count))
+            content.text(
+                lang,
+                "announce.preview_intro",
+                count=render.small_count(services.content, services.config, lang, count),
+            )
         ),
     )
     payload = meeting_views.announcement_payload(content, services.config, lang, meeting)
@@ -365,7 +356,11 @@ async def _send(update: Update, services: Services, office: Office, flow: dict[s
         await show(
             update,
             render.Rendered(
-                content.text(lang, "announce.change_done", count=_count(services, lang, count))
+                content.text(
+                    lang,
+                    "announce.change_done",
+                    count=render.small_count(services.content, services.config, lang, count),
+                )
             ),
         )
         return
@@ -430,8 +425,12 @@ async def _list(update: Update, services: Services, office: Office) -> None:
                     when=when,
                     title=m.title,
                     place=m.place,
-                    coming=_count(services, lang, counts["coming"]),
-                    remind=_count(services, lang, counts["remind"]),
+                    coming=render.small_count(
+                        services.content, services.config, lang, counts["coming"]
+                    ),
+                    remind=render.small_count(
+                        services.content, services.config, lang, counts["remind"]
+                    ),
                 )
             )
             rows.append(
@@ -508,7 +507,11 @@ async def _manage(
         await show(
             update,
             render.Rendered(
-                content.text(lang, "announce.cancel_done", count=_count(services, lang, count))
+                content.text(
+                    lang,
+                    "announce.cancel_done",
+                    count=render.small_count(services.content, services.config, lang, count),
+                )
             ),
         )
 

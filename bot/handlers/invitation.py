@@ -22,6 +22,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import render
 from bot.config import Municipality
+from bot.handlers import misc
 from bot.handlers.common import events, send, show, user_language
 from bot.interest import kinds
 from bot.interest_views import kind_label
@@ -58,27 +59,11 @@ def _signed(services: Services, caller: Caller, text: str, data: str) -> InlineK
     return InlineKeyboardButton(text, callback_data=services.signer.sign(caller.user_id, data))
 
 
-def count_text(services: Services, lang: str, n: int) -> str:
-    """A count as coordinators may see it: small non-zero numbers only as a band."""
-    threshold = services.config.min_count
-    if 0 < n < threshold:
-        return services.content.text(lang, "invitation.fewer_than", n=threshold)
-    return str(n)
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    """Anyone without the role gets exactly the unknown-command answer: nothing is revealed."""
-    lang = await user_language(update, context)
-    content = context.services.content
-    keyboard = render.main_menu_keyboard(content, lang)
-    await send(update, render.Rendered(content.text(lang, "errors.unknown_command"), keyboard))
-
-
 async def invitation_command(update: Update, context: BotContext) -> None:
     """Start composing (choose the municipality), or `/invitation status` for the answers."""
     caller = await _caller(update, context)
     if caller is None:
-        await _refuse(update, context)
+        await misc.unknown_command(update, context)
         return
     services = context.services
     if context.args and context.args[0].lower() == "status":
@@ -193,7 +178,11 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
     count = data.get("count", 0)
     question = "\n".join(
         (
-            content.text(lang, "invitation.recipients", count=count_text(services, lang, count)),
+            content.text(
+                lang,
+                "invitation.recipients",
+                count=render.small_count(services.content, services.config, lang, count),
+            ),
             content.text(lang, "invitation.confirm_question"),
         )
     )
@@ -262,7 +251,11 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         # cannot create a second invitation (nobody gets it twice).
         await services.storage.clear_flow(caller.key)
         count = await _queue(update, services, caller, m, flow.get("kind"), str(flow["text"]))
-        text = content.text(lang, "invitation.queued", count=count_text(services, lang, count))
+        text = content.text(
+            lang,
+            "invitation.queued",
+            count=render.small_count(services.content, services.config, lang, count),
+        )
         await show(update, render.Rendered(text))
     else:  # a replayed button for a step already done
         await show(update, render.Rendered(content.text(lang, "errors.stale_button")))
@@ -305,7 +298,10 @@ async def _status(services: Services, caller: Caller) -> render.Rendered:
         if not caller.roles.covers(inv.municipality):
             continue
         counts = await services.storage.invitation_counts(inv.id)
-        shown = {k: count_text(services, lang, v) for k, v in counts.items()}
+        shown = {
+            k: render.small_count(services.content, services.config, lang, v)
+            for k, v in counts.items()
+        }
         date = datetime.fromtimestamp(inv.created_at, tz).strftime("%d.%m")
         lines.append(
             content.text(
