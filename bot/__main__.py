@@ -7,12 +7,16 @@ python -m bot ask [--lang nb|en] [QUESTION ...]
                               answer questions (or one per stdin line) as JSON lines
 python -m bot check-config [PATH]
                               validate config.yaml; one line per problem, exit 1 if broken
+python -m bot poster --municipality NAME [--lang nb|en] [--out poster.pdf] [--bot-username U]
+                              write a printable A4 poster (PDF, and a PNG beside it) whose QR
+                              code opens the bot for that municipality
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import logging
 import sys
 from typing import Any
@@ -101,6 +105,8 @@ def check_config_against_content(config: Config, content: Content, source: str) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    # python-telegram-bot 22: retry_after as a timedelta, the behaviour of its next major version.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="config.yaml", help="path to config.yaml")
     sub = parser.add_subparsers(dest="command")
@@ -118,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question", nargs="*")
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path", nargs="?")
+    poster = sub.add_parser("poster", help="write a poster (PDF and PNG) with a QR code")
+    poster.add_argument("--municipality", required=True, help="name or code from config.yaml")
+    poster.add_argument("--lang", choices=LANGUAGES, help="default: config default_language")
+    poster.add_argument("--out", help="the PDF to write (the PNG goes beside it)")
+    poster.add_argument(
+        "--bot-username",
+        help="the bot's username (default: env TELEGRAM_BOT_USERNAME, else getMe with "
+        "TELEGRAM_BOT_TOKEN, else selvhjelp_bot)",
+    )
     parser.set_defaults(lang=None, question=[], path=None, user_id=None)
     args = parser.parse_args(argv)
 
@@ -138,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         counts = f"{len(config.municipalities)} municipalities, {len(config.regions)} regions"
         print(f"{path}: OK ({counts})")
         return 0
+
+    if args.command == "poster":
+        from bot.poster import run_cli
+
+        return run_cli(config, content, args)
 
     command = args.command or ("run" if config.token else "chat")
     if command == "run":

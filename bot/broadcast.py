@@ -43,10 +43,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 MAX_ATTEMPTS = 6  # a transient failure is tried this many times in all, then the row fails
 BACKOFF_CAP = 300.0  # seconds; 1, 2, 4, 8, 16 ... never more than this
+# config.send_rate is a limit not to cross, so the pace aims a little below it: requests sent
+# evenly arrive unevenly (network jitter, pauses on either side bunch them up), and a burst
+# over the limit costs everyone a retry-after pause of a second or more.
+PACE_HEADROOM = 0.95
 FLOOD_SLOWDOWN = 0.9  # the pace after a retry-after answer, as a fraction of the pace before
 FLOOD_CEILING = 0.97  # ... and the most it climbs back to, as a fraction of that pace
 MIN_PACE_FACTOR = 0.25
-RECOVERY_SECONDS = 200.0  # sending time to climb back from a factor of 0 to the full rate
+RECOVERY_SECONDS = 100.0  # sending time to climb back from a factor of 0 to the full rate
 # A bad request about the chat itself means nobody is there to reach: treat it like a block.
 GONE_CHAT_ERRORS = ("chat not found", "peer_id_invalid", "user not found")
 
@@ -145,6 +149,7 @@ class _Flight:
     slots: asyncio.Semaphore  # bounds requests in flight
     tasks: set[asyncio.Task[None]]
     ids: set[int]  # outbox rows in flight, so a new fetch does not start them twice
+    landed_meanwhile: set[int] | None = None  # rows that landed while a fetch was running
 
 
 class Sender:
@@ -170,7 +175,7 @@ class Sender:
         self._services = services
         self._storage = services.storage
         config = services.config
-        self._rate = config.send_rate
+        self._rate = config.send_rate * PACE_HEADROOM
         # After a retry-after the pace (a fraction of the configured rate) drops, then climbs
         # back to just under the pace that was refused: a limit we just hit is not hit again a
         # few seconds later, since each hit costs everyone a pause.
@@ -190,7 +195,9 @@ class Sender:
         self._last_to_chat: dict[int, float] = {}  # chat id -> timer value of last send start
         self._dirty: set[str] = set()  # campaigns with changes not yet reported
         self._reported_at: dict[str, float] = {}
-        self._gone: set[str] = set()  # recipients found blocked during this process
+        self._last_counts: dict[str, dict[str, int]] = {}
+        self._gone: set[str] = set()  # recipients found blocked since the latest fetch
+        self._unrecorded: set[int] = set()  # rows delivered whose 'sent' is not yet stored
         self._wake = asyncio.Event()
         self._stopping = False
         self.in_flight = 0  # requests under way right now (for tests and benchmarks)
@@ -217,33 +224,43 @@ class Sender:
         max_rows: int = 500,
     ) -> SendReport:
         """Send until nothing is pending (or `timeout` seconds pass on the pacing clock)."""
-        return await self._run(bot, deadline=self._timer() + timeout, max_rows=max_rows)
+        report, _ = await self._run(bot, deadline=self._timer() + timeout, max_rows=max_rows)
+        return report
 
     async def run_forever(self, bot: Bot, *, idle_poll: float = 1.0, max_rows: int = 500) -> None:
         """The background loop for the running bot: send whatever is due until `stop()`.
 
         Enqueueing code may call `wake()` so new rows go out at once instead of on the next poll.
-        A database error does not end the loop: it is logged and the loop tries again.
+        A database error does not end the loop: it is logged and the loop tries again. While
+        it is idle, `send_due` may be called from elsewhere (it waits while this one sends).
         """
         while not self._stopping:
             try:
-                await self._run(bot, deadline=None, max_rows=max_rows, idle_poll=idle_poll)
+                _, wait = await self._run(bot, deadline=None, max_rows=max_rows)
             except Exception:
                 log.exception("sending queue failed; trying again shortly")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
+                wait = idle_poll
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=min(wait, idle_poll))
 
     async def _run(
-        self, bot: Bot, *, deadline: float | None, max_rows: int, idle_poll: float = 1.0
-    ) -> SendReport:
+        self, bot: Bot, *, deadline: float | None, max_rows: int
+    ) -> tuple[SendReport, float]:
         """Keep requests flowing: take new due rows as soon as the previous ones are started,
-        without waiting for the whole batch to finish (no gap in the pace between batches)."""
+        without waiting for the whole batch to land (no gap in the pace between batches).
+
+        With a deadline, waits for rows that are not due yet until the deadline; without one,
+        returns as soon as nothing can be sent. Returns the report and how many seconds until
+        something may be sendable (infinity when nothing is pending).
+        """
+        wait = 0.0
         async with self._lock:
             flight = self._flight()
             try:
                 while not self._stopping:
                     if deadline is not None and self._timer() >= deadline:
                         break
+                    self._wake.clear()  # a wake() from here on ends run_forever's idle wait
                     if await self._start_due(bot, flight, max_rows):
                         continue
                     if flight.tasks:  # everything due is under way: wait for one to land
@@ -252,20 +269,17 @@ class Sender:
                     self._forget_cooled_chats()
                     await self._maybe_report_progress(final_check=True)
                     next_due = await self._storage.next_outbox_time()
-                    if deadline is None:
-                        wait = idle_poll if next_due is None else self._idle_wait(next_due)
-                        self._wake.clear()
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), timeout=min(wait, idle_poll))
-                    elif next_due is None:
+                    if next_due is None:
+                        wait = math.inf
                         break
-                    else:
-                        wait = min(self._idle_wait(next_due), deadline - self._timer())
-                        await self._sleep(max(wait, 0.0))
+                    wait = self._idle_wait(next_due)
+                    if deadline is None:
+                        break
+                    await self._sleep(max(0.0, min(wait, deadline - self._timer())))
             finally:
                 await self._land(flight)
             await self._maybe_report_progress(final_check=True)
-            return flight.report
+            return flight.report, wait
 
     def wake(self) -> None:
         """New rows were enqueued: let `run_forever` look now."""
@@ -283,12 +297,26 @@ class Sender:
 
     async def _start_due(self, bot: Bot, flight: _Flight, max_rows: int) -> int:
         """Start (or settle at once) due rows not already under way; how many it took."""
-        rows = await self._storage.due_outbox(self._services.now(), max_rows + len(flight.ids))
+        # A row in flight now, or landing while the query runs, may come back still pending
+        # (the query can read before its outcome is written): skip those, decided once here,
+        # since a row can land while this loop waits for its pace.
+        flight.landed_meanwhile = set()
+        # Likewise a recipient found blocked from now on may have rows in this fetch that read
+        # as pending; rows fetched later come after mark_inactive and need no such care.
+        self._gone = set()
+        limit = max_rows + len(flight.ids)
+        rows = await self._storage.due_outbox(self._services.now(), limit)
+        skip = flight.ids | flight.landed_meanwhile
+        flight.landed_meanwhile = None
         taken = 0
         for row in rows:
             if self._stopping:
                 break
-            if row.id in flight.ids:
+            if row.id in skip:
+                continue
+            if row.id in self._unrecorded:  # delivered; try again to record it, never resend
+                await self._storage.outbox_done(row.id, "sent")
+                self._unrecorded.discard(row.id)
                 continue
             if row.recipient in self._gone:
                 await self._finish(row, "blocked", flight.report)
@@ -327,6 +355,8 @@ class Sender:
         def landed(_task: asyncio.Task[None]) -> None:
             flight.tasks.discard(task)
             flight.ids.discard(row.id)
+            if flight.landed_meanwhile is not None:
+                flight.landed_meanwhile.add(row.id)
             flight.slots.release()
 
         task.add_done_callback(landed)
@@ -439,7 +469,11 @@ class Sender:
             await self._transient(row, exc, report)
         else:
             self.pace_factor = min(self._pace_ceiling, self.pace_factor + self._recovery_step)
+            # Remembered until the database has it: if writing 'sent' fails, the row must not
+            # go out again from this process while it still reads as pending.
+            self._unrecorded.add(row.id)
             await self._finish(row, "sent", report)
+            self._unrecorded.discard(row.id)
 
     async def _transient(self, row: OutboxRow, exc: Exception, report: SendReport) -> None:
         if row.attempts + 1 >= self._max_attempts:
@@ -476,6 +510,8 @@ class Sender:
 
         Mid-pass this runs only when a whole interval has passed since a campaign's last
         report; at the end of a pass it also reports every campaign with nothing pending.
+        A campaign leaves the changed set *before* its counts are read, so a send that lands
+        during the read marks it changed again and its outcome is reported later.
         """
         if self.on_progress is None or not self._dirty:
             self._dirty.clear()
@@ -485,10 +521,14 @@ class Sender:
             due = now - self._reported_at.get(campaign, -math.inf) >= self._progress_every
             if not due and not final_check:
                 continue
+            self._dirty.discard(campaign)
             counts = await self._storage.campaign_progress(campaign)
             if not due and counts["pending"] > 0:
+                self._dirty.add(campaign)
                 continue
-            self._dirty.discard(campaign)
+            if self._last_counts.get(campaign) == counts:  # nothing new to say
+                continue
+            self._last_counts[campaign] = counts
             self._reported_at[campaign] = now
             try:
                 await self.on_progress(campaign, counts)
