@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import logging
+import os
 import sys
 from typing import Any
 
