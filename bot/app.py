@@ -26,6 +26,7 @@ from bot.handlers import (
     language,
     meetings,
     misc,
+    poster,
     privacy,
     questions,
     start,
@@ -149,6 +150,7 @@ def build_application(
         invitation,
         announce,
         digest,
+        poster,
         meetings,
         misc,
     )
@@ -156,7 +158,7 @@ def build_application(
         app.add_handlers(module.HANDLERS)
     # 3. Button presses: feature routers claim their own prefixes above (interest `i:`,
     #    coordinator invitations `ci:`, residents' answers `inv:`, admin `adm:`, office
-    #    announcements `an:`, subscriptions `ms:`, announcement buttons `mt:`); the
+    #    announcements `an:`, subscriptions `ms:`, announcement buttons `mt:`, posters `po:`); the
     #    generic router validates everything else and answers forged data.
     app.add_handlers(buttons.HANDLERS)
     # 4. Free text and everything else in private chats: crisis check, then the FAQ.

@@ -27,6 +27,11 @@ Small counts (N = config.min_count). These rules are the privacy promise; tests 
 6. "A group could start": said only under an exact waiting count, and only when at least
    max(ready_at, N) people who accept messages wait, so it never speaks about a count below N.
 7. No total is ever shown across places, so no place's figure follows from a sum.
+8. Poster links: how many times /start came with a place's poster link in the reported week
+   (bot.handlers.start counts presses, not people: nothing that tells two presses apart is
+   stored). Rule 1 applies. No other figure adds up with it (a start is not a registration),
+   so nothing beside it needs hiding. Coordinators see it for their places; offices and
+   admins a list of the places in their regions (all, for admins) where the link was used.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class DigestData:
     covered: frozenset[str]  # municipalities some coordinator covers
     week: int  # the current week; the digest reports on week - 1
     now: float
+    link_starts: Mapping[Place, int] = field(default_factory=dict)  # in week - 1 (rule 8)
 
 
 def count_places(
@@ -274,6 +280,7 @@ class DigestWriter:
             lines.append(
                 self.t("week", week=week, new=self.figure(f.new), gone=self.figure(f.gone))
             )
+        lines.append(self.t("link_starts", week=week, count=self.figure(self.link_figure(place))))
         for axis, cells in (("kind", f.by_kind), ("time", f.by_time)):
             if cells is None:
                 lines.append(self.t(f"{axis}s_hidden"))
@@ -299,6 +306,27 @@ class DigestWriter:
                 self.t("ready", ready_at=max(self.config.ready_at, self.config.min_count))
             )
         return "\n".join(lines)
+
+    def link_figure(self, place: Place) -> Figure:
+        """Rule 8: the reported week's poster-link starts, rule 1 applied."""
+        return primary(self.data.link_starts.get(place, 0), self.config.min_count)
+
+    def links_block(self, region_ids: frozenset[str] | None) -> str:
+        """Places (in the regions, or all) whose poster link was used in the reported week."""
+        week = iso_week_number(self.data.week - 1)
+        places = place_order(
+            self.config,
+            (
+                p
+                for p, n in self.data.link_starts.items()
+                if n and (region_ids is None or p[0] in region_ids)
+            ),
+        )
+        lines = [
+            self.t("link_line", place=self.place_name(p), count=self.figure(self.link_figure(p)))
+            for p in places
+        ] or [self.t("links_none")]
+        return "\n".join((self.t("links_title", week=week), *lines, self.t("links_note")))
 
     def place_line(self, place: Place) -> str:
         """One line for a place in an office's or admin's overview."""
@@ -348,8 +376,12 @@ class DigestWriter:
         out.extend(self.region_block(r) for r in regions)
         if roles.admin:
             out.append(self.uncovered_block(None))
+            out.append(self.links_block(None))
         elif regions:
             out.append(self.uncovered_block(frozenset(regions)))
+            out.append(self.links_block(frozenset(regions)))
+        elif munis:  # what the coordinator's poster-link line counts
+            out.append(self.t("links_note"))
         out.append(self.t("footnote", n=self.config.min_count))
         return out
 

@@ -76,13 +76,14 @@ def covered_by(people: list[Recipient]) -> frozenset[str]:
 
 
 async def load_data(services: Services, people: list[Recipient], now: float) -> DigestData:
-    """The two aggregate reads every digest of this moment is built from."""
+    """The aggregate reads every digest of this moment is built from."""
     week = week_index(now, services.config.timezone)
     storage = services.storage
     counts = count_places(
         await storage.registration_cells(), await storage.tallies_since(week - TREND_WEEKS)
     )
-    return DigestData(counts, covered_by(people), week, now)
+    links = await storage.link_starts(week - 1)  # the reported week, like new and gone
+    return DigestData(counts, covered_by(people), week, now, links)
 
 
 async def language_of(services: Services, user_key: str) -> str:

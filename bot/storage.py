@@ -144,6 +144,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (meeting_id, user_key, mark)
     ) WITHOUT ROWID;
     """,
+    # 4: how often each municipality's poster link started the bot (issue 5).
+    """
+    CREATE TABLE link_starts (            -- anonymous weekly tallies: no user key, ever
+        municipality TEXT NOT NULL,       -- name from config.yaml
+        region_id    TEXT NOT NULL,
+        week         INTEGER NOT NULL,    -- weeks since Monday 1970-01-05 (Europe/Oslo)
+        n            INTEGER NOT NULL,    -- /start presses with this place's valid payload
+        PRIMARY KEY (municipality, region_id, week)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -958,6 +968,26 @@ class Storage:
                 )
                 for r in await cur.fetchall()
             ]
+
+    # --- link statistics ---------------------------------------------------------------------
+
+    async def count_link_start(self, municipality: str, region_id: str, week: int) -> None:
+        """One more /start from this place's poster link in `week` (a press, not a person:
+        nothing that could tell two presses apart is stored)."""
+        async with self._lock:  # never commit half of another method's transaction
+            await self._conn.execute(
+                "INSERT INTO link_starts (municipality, region_id, week, n) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT (municipality, region_id, week) DO UPDATE SET n = n + 1",
+                (municipality, region_id, week),
+            )
+            await self._conn.commit()
+
+    async def link_starts(self, week: int) -> dict[tuple[str, str], int]:
+        """(region id, municipality) -> link starts in `week`."""
+        async with self._conn.execute(
+            "SELECT region_id, municipality, n FROM link_starts WHERE week = ?", (week,)
+        ) as cur:
+            return {(str(r[0]), str(r[1])): int(r[2]) for r in await cur.fetchall()}
 
 
 @dataclass(frozen=True)

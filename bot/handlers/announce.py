@@ -109,7 +109,7 @@ async def _ask(update: Update, services: Services, office: Office, flow: dict[st
     content, lang, step = services.content, office.lang, flow["step"]
     if step in ("link", "description"):
         keyboard = InlineKeyboardMarkup(
-            [_button(services, office, content.text(lang, "announce.skip"), "an:skip")]
+            [_button(services, office, content.text(lang, "announce.skip"), f"an:skip:{step}")]
         )
         await send(update, render.Rendered(content.text(lang, f"announce.ask_{step}"), keyboard))
     elif step in TEXT_STEPS:
@@ -206,6 +206,9 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
         return False
     content, lang, step = services.content, office.lang, flow["step"]
     value = text.strip()
+    if not value:  # only spaces: ask the same question again
+        await _ask(update, services, office, flow)
+        return True
     if len(value) > MAX_CHARS[step]:
         await send(
             update,
@@ -270,7 +273,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await show(update, render.Rendered(services.content.text(lang, "errors.stale_button")))
         return
     step = flow.get("step")
-    if action == "skip" and step in ("link", "description"):
+    if action == "skip" and step in ("link", "description") and value == step:
         flow[step] = None
         await _advance(update, services, office, flow)
     elif action in ("t", "tall", "tdone") and step == "targets":
@@ -350,6 +353,8 @@ async def _send(update: Update, services: Services, office: Office, flow: dict[s
         )
         version = await storage.update_meeting(meeting)
         meeting = replace(meeting, version=version)
+        # Places added by the change get the announcement; everyone who had it keeps theirs.
+        await _announce(services, meeting)
         count = await _notify_marked(
             services, meeting, f"meeting:{meeting.id}:v{version}", "change"
         )
@@ -368,28 +373,33 @@ async def _send(update: Update, services: Services, office: Office, flow: dict[s
         draft, uid=uuid.uuid4().hex, office_chat=services.cipher.encrypt(chat.id, office.key)
     )
     meeting = replace(meeting, id=await storage.create_meeting(meeting), version=1)
-    rows = []
-    for key, chat_enc in await _recipients(services, meeting.region_id, meeting.municipalities):
-        rlang = await storage.get_language(key) or services.config.default_language
-        rows.append(
-            (
-                key,
-                chat_enc,
-                meeting_views.announcement_payload(content, services.config, rlang, meeting),
-            )
-        )
     campaign = f"meeting:{meeting.id}"
-    added = await storage.enqueue(campaign, rows)
+    added = await _announce(services, meeting)
     events.info("meeting_announced recipients=%d", added)
     if not added:
         await show(update, render.Rendered(content.text(lang, "announce.nobody")))
         return
-    await show(update, render.Rendered(content.text(lang, "announce.queued", count=added)))
+    shown = render.small_count(content, services.config, lang, added)
+    await show(update, render.Rendered(content.text(lang, "announce.queued", count=shown)))
     progress = await chat.send_message(
         content.text(lang, "announce.progress", sent=0, total=f"{added:,}")
     )
     watch(services, campaign, Watcher(chat.id, progress.message_id, lang, added))
     services.outbox_changed()
+
+
+async def _announce(services: Services, meeting: Meeting) -> int:
+    """Put the announcement in the outbox for everyone in its places who has not had it."""
+    storage, content, config = services.storage, services.content, services.config
+    rows = []
+    for key, chat_enc in await _recipients(services, meeting.region_id, meeting.municipalities):
+        lang = await storage.get_language(key) or config.default_language
+        rows.append(
+            (key, chat_enc, meeting_views.announcement_payload(content, config, lang, meeting))
+        )
+    added = await storage.enqueue(f"meeting:{meeting.id}", rows)
+    services.outbox_changed()
+    return added
 
 
 async def _notify_marked(services: Services, meeting: Meeting, campaign: str, kind: str) -> int:
@@ -411,7 +421,9 @@ async def _list(update: Update, services: Services, office: Office) -> None:
     lines, rows = [content.text(lang, "announce.list_heading")], []
     for region_id in sorted(office.roles.regions):
         for m in await services.storage.meetings_in_region(region_id, int(services.now())):
-            when = format_when(datetime.fromtimestamp(m.starts_at, tz), lang, content)
+            when = format_when(
+                datetime.fromtimestamp(m.starts_at, tz), lang, content, services.config.timezone
+            )
             if m.status == "cancelled":
                 lines.append(
                     content.text(lang, "announce.list_cancelled", when=when, title=m.title)
@@ -464,7 +476,7 @@ async def _manage(
     content, lang, storage = services.content, office.lang, services.storage
     meeting = await storage.get_meeting(int(value)) if value.isdigit() else None
     if action == "cn":
-        await show(update, render.Rendered(content.text(lang, "announce.cancelled")))
+        await show(update, render.Rendered(content.text(lang, "announce.cancel_kept")))
         return
     if (
         meeting is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
+from bot.clock import week_index
 from bot.deeplink import parse_start_payload
 from bot.handlers import admin
 from bot.handlers.common import events, send, user_language
@@ -21,9 +22,11 @@ async def start(update: Update, context: BotContext) -> None:
     lang = payload.lang if payload and payload.lang else await user_language(update, context)
     text = services.content.text(lang, "start.welcome")
     if payload and payload.municipality:
-        text += "\n\n" + services.content.text(
-            lang, "start.from_place", municipality=payload.municipality.name
-        )
+        m = payload.municipality
+        text += "\n\n" + services.content.text(lang, "start.from_place", municipality=m.name)
+        # Link statistics: a tally per place and week, never who pressed.
+        week = week_index(services.now(), services.config.timezone)
+        await services.storage.count_link_start(m.name, m.region_id, week)
     events.info(
         "start deeplink=%s", payload.municipality.code if payload and payload.municipality else "-"
     )
