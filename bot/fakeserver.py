@@ -145,10 +145,16 @@ def _response(status: int, payload: dict[str, Any], keep_alive: bool) -> bytes:
 class FakeTelegramServer:
     """Serves a FakeTelegram over HTTP on 127.0.0.1, with a getUpdates queue."""
 
-    def __init__(self, fake: FakeTelegram | None = None, token: str | None = None) -> None:
+    def __init__(
+        self, fake: FakeTelegram | None = None, token: str | None = None, latency: float = 0.0
+    ) -> None:
         self.fake = fake or FakeTelegram()
         # When set, any other token in the URL is answered 401 as Telegram does.
         self.token = token
+        # Seconds each Bot API answer takes, like the round trip to Telegram: half before the
+        # method runs, half after, so a client that dies mid-request may or may not have been
+        # served (what a sending queue must cope with). getUpdates' long poll is not delayed.
+        self.latency = latency
         self._pending: deque[dict[str, Any]] = deque()
         self._last_update_id = 0
         self._new_updates: asyncio.Event | None = None
@@ -367,6 +373,15 @@ class FakeTelegramServer:
         except (_BadHttp, UnicodeDecodeError, ValueError) as exc:
             return 400, _bad_request(f"can't parse request parameters: {exc}")
         method = rest
+        half_trip = self.latency / 2 if method != "getUpdates" else 0.0
+        if half_trip > 0:
+            await asyncio.sleep(half_trip)
+        answer = await self._call(method, params)
+        if half_trip > 0:
+            await asyncio.sleep(half_trip)
+        return answer
+
+    async def _call(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         try:
             if method == "getUpdates":
                 return 200, {"ok": True, "result": await self.get_updates(params)}

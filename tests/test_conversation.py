@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 import bot.app
-
 from bot.app import create_services, register_commands
 from bot.config import Config, CrisisNumber
 from bot.content import Content

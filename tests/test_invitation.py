@@ -229,9 +229,7 @@ async def test_invitation_reaches_exactly_those_who_accepted_in_their_own_langua
     # Preview, then the count (small counts as a band) and the question.
     assert draft.intro.text == ui(services, lang, "invitation.preview_intro")
     shown = (
-        str(len(expected))
-        if len(expected) >= 3
-        else ui(services, lang, "counts.fewer_than", n=3)
+        str(len(expected)) if len(expected) >= 3 else ui(services, lang, "counts.fewer_than", n=3)
     )
     assert draft.confirm.text.startswith(ui(services, lang, "invitation.recipients", count=shown))
     assert draft.confirm.button_texts == [
