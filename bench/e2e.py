@@ -15,9 +15,9 @@ SAME Application settings: the library defaults, i.e. updates processed one at a
 The workload: R residents (distinct user ids, a fifth of them with English Telegram clients)
 each send questions from tests/data/questions.yaml in their language (crisis and off-topic
 ones included); with --mix session also /start, /faq and button presses. The residents'
-messages are interleaved. All N updates are queued at once; the clock runs from the queueing until the fake
-has recorded every reply expected (sendMessage + editMessageText). The expected replies are
-counted beforehand by a dry run of the same updates through the in-process fake
+messages are interleaved. All N updates are queued at once; the clock runs from the queueing
+until the fake has recorded every reply expected (sendMessage + editMessageText). The expected
+replies are counted beforehand by a dry run of the same updates through the in-process fake
 (`FakeBotRequest`, no HTTP), whose rate is printed as well; the HTTP run must send the same
 messages. The echo bot gets the same N updates as text messages (a button press becomes a
 message carrying its callback data) and must echo each one.
