@@ -35,6 +35,7 @@ class Draft:
     time: str | None = None
     contact: bool | None = None
     edit: bool = False
+    suggested: str | None = None  # municipality code from the poster link they came through
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

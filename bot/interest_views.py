@@ -64,7 +64,11 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
             ),
         )
     if draft.step in ("place", "typing"):
-        buttons = [_button(r.name, f"i:r:{r.id}") for r in config.regions]
+        buttons = []
+        suggested = config.municipality_by_code(draft.suggested or "")
+        if suggested is not None:  # they came from this municipality's poster: offer it first
+            buttons.append(_button(f"📍 {suggested.name}", f"i:m:{suggested.code}"))
+        buttons += [_button(r.name, f"i:r:{r.id}") for r in config.regions]
         buttons.append(_button(t(lang, "interest.place_type"), "i:t"))
         buttons.append(_button(t(lang, "interest.place_not_listed"), "i:u"))
         key = "interest.place_type_prompt" if draft.step == "typing" else "interest.place"

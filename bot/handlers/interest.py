@@ -22,7 +22,7 @@ from bot.services import BotContext, Services
 ALLOWED = {
     "entry": {"e"},
     "limits": {"l"},
-    "place": {"r", "t", "u"},
+    "place": {"r", "t", "u", "m"},
     "typing": {"r", "t", "u", "m"},
     "region": {"m", "ur", "r", "t", "u"},
     "unlisted": {"ur"},
@@ -61,6 +61,23 @@ async def interest_command(update: Update, context: BotContext) -> None:
         )
         return
     draft = Draft()
+    await services.storage.set_flow(key, FLOW, draft.to_dict())
+    await send(update, interest_views.step_view(services.content, services.config, lang, draft))
+
+
+async def start_from_link(update: Update, context: BotContext, code: str) -> None:
+    """ "Register interest" on the welcome of a poster link: the flow, with that place offered."""
+    services = context.services
+    user = update.effective_user
+    if user is None or services.config.municipality_by_code(code) is None:
+        return
+    lang = await user_language(update, context)
+    key = services.user_key(user.id)
+    reg = await services.storage.get_registration(key)
+    if reg is not None:
+        await send(update, interest_views.mine_view(services.content, services.config, lang, reg))
+        return
+    draft = Draft(suggested=code)
     await services.storage.set_flow(key, FLOW, draft.to_dict())
     await send(update, interest_views.step_view(services.content, services.config, lang, draft))
 
@@ -199,6 +216,13 @@ async def on_button(update: Update, context: BotContext) -> None:
         """Forged, or about something that no longer exists: say so, change nothing."""
         await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
 
+    if action == "start":  # from a poster link's welcome
+        if services.config.municipality_by_code(value) is None:
+            await refuse()
+            return
+        await query.answer()
+        await start_from_link(update, context, value)
+        return
     if action in ("w", "keep", "del"):  # need a registration: withdraw, or answer the reminder
         if await storage.get_registration(key) is None or value:
             await refuse()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler, filters
 
 from bot.clock import week_index
 from bot.deeplink import parse_start_payload
-from bot.handlers import admin
+from bot.handlers import admin, meetings
 from bot.handlers.common import events, send, user_language
 from bot.render import Rendered, main_menu_keyboard
 from bot.services import BotContext
@@ -30,7 +30,26 @@ async def start(update: Update, context: BotContext) -> None:
     events.info(
         "start deeplink=%s", payload.municipality.code if payload and payload.municipality else "-"
     )
-    await send(update, Rendered(text, main_menu_keyboard(services.content, lang)))
+    keyboard = main_menu_keyboard(services.content, lang)
+    if payload and payload.municipality:
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        services.content.text(lang, "start.interest_here", municipality=m.name),
+                        callback_data=f"i:start:{m.code}",
+                    )
+                ],
+                [meetings.follow_button(services.content, lang, m)],
+                *keyboard.inline_keyboard,
+            ]
+        )
+        user = update.effective_user
+        key = services.user_key(user.id) if user else None
+        if payload.lang and key and await services.storage.get_language(key) is None:
+            # An English poster was a choice of language; keep it for the rest of the chat.
+            await services.storage.set_language(key, payload.lang)
+    await send(update, Rendered(text, keyboard))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
