@@ -21,6 +21,8 @@ from bot.fakeupdates import callback_update, message_update
 from bot.scheduler import Scheduler
 
 LOCAL_USER_ID = 4242
+# The terminal chat keeps its own database next to the live one (see LocalSession.start).
+TERMINAL_DATABASE = "terminal-chat.sqlite3"
 
 
 class LocalSession:
@@ -51,11 +53,13 @@ class LocalSession:
         lang: str | None = None,
         user_id: int = LOCAL_USER_ID,
         background: bool = False,
+        database: str | None = None,
     ) -> LocalSession:
         """`background`: also run the scheduled jobs and the sending queue after each turn,
-        so digests and invitations are delivered as on Telegram."""
+        so digests and invitations are delivered as on Telegram. `database`: another file
+        than the live one, so a trial never marks a real digest or invitation as sent."""
         fake = FakeTelegram()
-        services = await create_services(config)
+        services = await create_services(config, database=database)
         app = build_application(services, request=FakeBotRequest(fake), with_updater=False)
         await app.initialize()
         scheduler = Scheduler(services, app.bot) if background else None
@@ -124,7 +128,13 @@ async def run_terminal_chat(
     """The local terminal chat: type questions or commands; a number presses a button.
 
     `user_id` lets a deployer try a role from config.yaml (e.g. a coordinator's id)."""
-    session = await LocalSession.start(config, lang, user_id, background=True)
+    session = await LocalSession.start(
+        config,
+        lang,
+        user_id,
+        background=True,
+        database=str(config.data_dir / TERMINAL_DATABASE),
+    )
     content = session.app.bot_data.services.content
     ui_lang = "en" if lang == "en" else "nb"
     out.write(content.text(ui_lang, "chat.banner") + "\n")
@@ -147,7 +157,7 @@ async def run_terminal_chat(
                 replies = await session.say(text)
             for sent in replies:
                 _print_message(sent, out)
-            if session.relayed:
+            if session.relayed and user_id != LOCAL_USER_ID:  # only news to someone with a role
                 out.write(content.text(ui_lang, "chat.relayed", count=session.relayed) + "\n")
                 session.relayed = 0
         out.write("\n" + content.text(ui_lang, "chat.bye") + "\n")
