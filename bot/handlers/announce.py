@@ -2,14 +2,14 @@
 will see it, edits any field, and sends it to subscribers and coordinators in the municipalities it
 chooses; `/announce list` shows upcoming meetings with anonymous counts, to change or cancel them.
 
-Office buttons are `an:...` signed for that person; the office role and the region are read
+Actor buttons are `an:...` signed for that person; the office role and the region are read
 again on every step, and targets are limited to the office's own region's municipalities.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,9 +20,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import meeting_views, render
 from bot.config import Region
 from bot.handlers import misc
-from bot.handlers.common import events, send, show, user_language
+from bot.handlers.common import Actor, acting, events, send, show, signed_button, user_language
 from bot.progress import Watcher, watch
-from bot.roles import Roles, roles_for
 from bot.services import BotContext, Services
 from bot.storage import Meeting
 from bot.when import format_when, parse_when
@@ -33,31 +32,14 @@ MAX_CHARS = {"title": 120, "place": 200, "link": 300, "description": 1200, "when
 EDITABLE = ("title", "when", "place", "link", "description", "targets")
 
 
-@dataclass(frozen=True)
-class Office:
-    user_id: int
-    key: str
-    roles: Roles
-    lang: str
-
-
-async def _office(update: Update, context: BotContext) -> Office | None:
+async def _office(update: Update, context: BotContext) -> Actor | None:
     """The regional office behind the update (roles read fresh), or None for anyone else."""
-    user = update.effective_user
-    if user is None:
-        return None
-    services = context.services
-    key = services.user_key(user.id)
-    roles = await roles_for(services.config, services.storage, key, user.id)
-    if not roles.is_office:
-        return None
-    return Office(user.id, key, roles, await user_language(update, context))
+    actor = await acting(update, context)
+    return actor if actor is not None and actor.roles.is_office else None
 
 
-def _button(
-    services: Services, office: Office, text: str, data: str
-) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(text, callback_data=services.signer.sign(office.user_id, data))]
+def _button(services: Services, office: Actor, text: str, data: str) -> list[InlineKeyboardButton]:
+    return [signed_button(services, office.user_id, text, data)]
 
 
 async def announce_command(update: Update, context: BotContext) -> None:
@@ -83,12 +65,12 @@ async def announce_command(update: Update, context: BotContext) -> None:
     await send(update, render.Rendered(text, InlineKeyboardMarkup(rows)))
 
 
-async def _begin(update: Update, services: Services, office: Office, region_id: str) -> None:
+async def _begin(update: Update, services: Services, office: Actor, region_id: str) -> None:
     await services.storage.set_flow(office.key, FLOW, {"step": "title", "region": region_id})
     await send(update, render.Rendered(services.content.text(office.lang, "announce.ask_title")))
 
 
-def _draft_meeting(office: Office, flow: dict[str, Any]) -> Meeting:
+def _draft_meeting(office: Actor, flow: dict[str, Any]) -> Meeting:
     return Meeting(
         id=int(flow.get("meeting_id") or 0),
         uid=str(flow.get("uid") or ""),
@@ -104,7 +86,7 @@ def _draft_meeting(office: Office, flow: dict[str, Any]) -> Meeting:
     )
 
 
-async def _ask(update: Update, services: Services, office: Office, flow: dict[str, Any]) -> None:
+async def _ask(update: Update, services: Services, office: Actor, flow: dict[str, Any]) -> None:
     """Show the question for the flow's step (text prompt, skip button or target toggles)."""
     content, lang, step = services.content, office.lang, flow["step"]
     if step in ("link", "description"):
@@ -124,7 +106,7 @@ def _region(services: Services, flow: dict[str, Any]) -> Region | None:
     return services.config.region(str(flow.get("region", "")))
 
 
-def _targets_view(services: Services, office: Office, flow: dict[str, Any]) -> render.Rendered:
+def _targets_view(services: Services, office: Actor, flow: dict[str, Any]) -> render.Rendered:
     content, lang = services.content, office.lang
     region = _region(services, flow)
     assert region is not None
@@ -156,7 +138,7 @@ async def _recipients(
 
 
 async def _preview(
-    update: Update, services: Services, office: Office, flow: dict[str, Any]
+    update: Update, services: Services, office: Actor, flow: dict[str, Any]
 ) -> None:
     content, lang = services.content, office.lang
     meeting = _draft_meeting(office, flow)
@@ -233,7 +215,7 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
 
 
 async def _advance(
-    update: Update, services: Services, office: Office, flow: dict[str, Any]
+    update: Update, services: Services, office: Actor, flow: dict[str, Any]
 ) -> None:
     """Next unanswered step, or back to the preview when a field was being changed."""
     order = ("title", "when", "place", "link", "description", "targets", "preview")
@@ -294,7 +276,7 @@ async def on_button(update: Update, context: BotContext) -> None:
 async def _toggle_target(
     update: Update,
     services: Services,
-    office: Office,
+    office: Actor,
     flow: dict[str, Any],
     action: str,
     value: str,
@@ -326,7 +308,7 @@ async def _toggle_target(
     await show(update, _targets_view(services, office, flow))
 
 
-async def _send(update: Update, services: Services, office: Office, flow: dict[str, Any]) -> None:
+async def _send(update: Update, services: Services, office: Actor, flow: dict[str, Any]) -> None:
     """Save the meeting (or its change) and fan it out through the outbox."""
     chat = update.effective_chat
     assert chat is not None
@@ -415,7 +397,7 @@ async def _notify_marked(services: Services, meeting: Meeting, campaign: str, ki
     return added
 
 
-async def _list(update: Update, services: Services, office: Office) -> None:
+async def _list(update: Update, services: Services, office: Actor) -> None:
     content, lang = services.content, office.lang
     tz = ZoneInfo(services.config.timezone)
     lines, rows = [content.text(lang, "announce.list_heading")], []
@@ -470,7 +452,7 @@ async def _list(update: Update, services: Services, office: Office) -> None:
 
 
 async def _manage(
-    update: Update, services: Services, office: Office, action: str, value: str
+    update: Update, services: Services, office: Actor, action: str, value: str
 ) -> None:
     """Change (reopen the preview with the meeting's fields) or cancel an announced meeting."""
     content, lang, storage = services.content, office.lang, services.storage

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from telegram import Update, User
+from telegram import InlineKeyboardButton, Update, User
 from telegram.error import BadRequest
 
 from bot.config import LANGUAGES
 from bot.render import Rendered
-from bot.services import BotContext
+from bot.roles import Roles, roles_for
+from bot.services import BotContext, Services
 
 events = logging.getLogger("selvhjelp.events")
 
@@ -33,6 +35,32 @@ async def user_language(update: Update, context: BotContext) -> str:
         if chosen in LANGUAGES:
             return chosen
     return language_from_telegram(user, services.config.default_language)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone about to use a role: their roles are read fresh (config.yaml and grants)."""
+
+    user_id: int
+    key: str
+    roles: Roles
+    lang: str
+
+
+async def acting(update: Update, context: BotContext) -> Actor | None:
+    """The person behind the update with their current roles; None when there is no person."""
+    user = update.effective_user
+    if user is None:
+        return None
+    services = context.services
+    key = services.user_key(user.id)
+    roles = await roles_for(services.config, services.storage, key, user.id)
+    return Actor(user.id, key, roles, await user_language(update, context))
+
+
+def signed_button(services: Services, user_id: int, text: str, data: str) -> InlineKeyboardButton:
+    """A button whose data only this user can send back (privileged actions)."""
+    return InlineKeyboardButton(text, callback_data=services.signer.sign(user_id, data))
 
 
 async def send(update: Update, rendered: Rendered) -> None:

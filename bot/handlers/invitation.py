@@ -10,7 +10,6 @@ only from people the invitation was actually sent to.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,10 +22,9 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import render
 from bot.config import Municipality
 from bot.handlers import misc
-from bot.handlers.common import events, send, show, user_language
+from bot.handlers.common import Actor, acting, events, send, show, signed_button, user_language
 from bot.interest import kinds
 from bot.interest_views import kind_label
-from bot.roles import Roles, roles_for
 from bot.services import BotContext, Services
 
 FLOW = "invitation"
@@ -34,29 +32,14 @@ MAX_CHARS = 1500
 ANSWERS = ("yes", "maybe", "no")
 
 
-@dataclass(frozen=True)
-class Caller:
-    user_id: int
-    key: str
-    roles: Roles
-    lang: str
-
-
-async def _caller(update: Update, context: BotContext) -> Caller | None:
+async def _caller(update: Update, context: BotContext) -> Actor | None:
     """The coordinator behind this update, with roles read fresh, or None for anyone else."""
-    user = update.effective_user
-    if user is None:
-        return None
-    services = context.services
-    key = services.user_key(user.id)
-    roles = await roles_for(services.config, services.storage, key, user.id)
-    if not roles.is_coordinator:
-        return None
-    return Caller(user.id, key, roles, await user_language(update, context))
+    actor = await acting(update, context)
+    return actor if actor is not None and actor.roles.is_coordinator else None
 
 
-def _signed(services: Services, caller: Caller, text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=services.signer.sign(caller.user_id, data))
+def _signed(services: Services, caller: Actor, text: str, data: str) -> InlineKeyboardButton:
+    return signed_button(services, caller.user_id, text, data)
 
 
 async def invitation_command(update: Update, context: BotContext) -> None:
@@ -84,7 +67,7 @@ async def invitation_command(update: Update, context: BotContext) -> None:
 
 
 async def _choose_audience(
-    update: Update, context: BotContext, caller: Caller, municipality: str
+    update: Update, context: BotContext, caller: Actor, municipality: str
 ) -> None:
     services = context.services
     content, lang = services.content, caller.lang
@@ -264,7 +247,7 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
 async def _queue(
     update: Update,
     services: Services,
-    caller: Caller,
+    caller: Actor,
     m: Municipality,
     kind: str | None,
     text: str,
@@ -287,7 +270,7 @@ async def _queue(
     return added
 
 
-async def _status(services: Services, caller: Caller) -> render.Rendered:
+async def _status(services: Services, caller: Actor) -> render.Rendered:
     content, lang = services.content, caller.lang
     invitations = await services.storage.invitations_by(caller.key)
     if not invitations:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import LANGUAGES, Municipality
-from bot.handlers.common import events, send, show, user_language
+from bot.handlers.common import events, send, show, signed_button, user_language
 from bot.handlers.misc import unknown_command
 from bot.poster import make_poster, poster_places
 from bot.render import Rendered
@@ -36,14 +36,10 @@ async def _places(update: Update, context: BotContext) -> tuple[Municipality, ..
     return poster_places(services.config, roles)
 
 
-def _button(services: Services, user_id: int, text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=services.signer.sign(user_id, data))
-
-
 def _language_choice(services: Services, user_id: int, lang: str, m: Municipality) -> Rendered:
     content = services.content
     row = [
-        _button(
+        signed_button(
             services,
             user_id,
             content.text(lang, f"poster.language.{code}"),
@@ -67,7 +63,7 @@ async def poster_command(update: Update, context: BotContext) -> None:
     if len(places) == 1:
         await send(update, _language_choice(services, user.id, lang, places[0]))
         return
-    buttons = [_button(services, user.id, m.name, f"po:m:{m.code}") for m in places]
+    buttons = [signed_button(services, user.id, m.name, f"po:m:{m.code}") for m in places]
     rows = [buttons[i : i + PLACES_PER_ROW] for i in range(0, len(buttons), PLACES_PER_ROW)]
     text = services.content.text(lang, "poster.choose_place")
     await send(update, Rendered(text, InlineKeyboardMarkup(rows)))
