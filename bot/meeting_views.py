@@ -64,38 +64,29 @@ def announcement_payload(
     return {"text": text, "buttons": _buttons(content, lang, meeting.id)}
 
 
+def _notice(
+    content: Content, config: Config, lang: str, meeting: Meeting, heading: str, with_ics: bool
+) -> dict[str, Any]:
+    text = "\n\n".join((content.text(lang, heading), meeting_text(content, config, lang, meeting)))
+    return {"text": text, "buttons": _buttons(content, lang, meeting.id)[:1] if with_ics else []}
+
+
 def change_payload(
     content: Content, config: Config, lang: str, meeting: Meeting
 ) -> dict[str, Any]:
     """Told to everyone who pressed "I'm coming" or "Remind me" when the meeting changes."""
-    text = "\n\n".join(
-        (
-            content.text(lang, "meetings.changed.heading"),
-            meeting_text(content, config, lang, meeting),
-        )
-    )
-    return {"text": text, "buttons": _buttons(content, lang, meeting.id)[:1]}
+    return _notice(content, config, lang, meeting, "meetings.changed.heading", with_ics=True)
 
 
 def cancel_payload(
     content: Content, config: Config, lang: str, meeting: Meeting
 ) -> dict[str, Any]:
-    text = "\n\n".join(
-        (
-            content.text(lang, "meetings.cancelled.heading"),
-            meeting_text(content, config, lang, meeting),
-        )
-    )
-    return {"text": text, "buttons": []}
+    """Told to the same people when the meeting is cancelled."""
+    return _notice(content, config, lang, meeting, "meetings.cancelled.heading", with_ics=False)
 
 
 def reminder_payload(
     content: Content, config: Config, lang: str, meeting: Meeting
 ) -> dict[str, Any]:
-    text = "\n\n".join(
-        (
-            content.text(lang, "meetings.reminder.heading"),
-            meeting_text(content, config, lang, meeting),
-        )
-    )
-    return {"text": text, "buttons": _buttons(content, lang, meeting.id)[:1]}
+    """Sent the day before to those who pressed "Remind me"."""
+    return _notice(content, config, lang, meeting, "meetings.reminder.heading", with_ics=True)

@@ -42,44 +42,35 @@ async def _draft(services: Services, key: str) -> Draft | None:
     return Draft.from_dict(state[1]) if state and state[0] == FLOW else None
 
 
-async def interest_command(update: Update, context: BotContext) -> None:
-    """Start the flow, or show what is registered (it can be changed from there)."""
+async def _open(update: Update, context: BotContext, suggested: str | None) -> None:
+    """What is registered (changeable from there); else the flow where they left it, or anew."""
     services = context.services
     user = update.effective_user
     if user is None:
         return
+    content, config = services.content, services.config
     lang = await user_language(update, context)
     key = services.user_key(user.id)
     reg = await services.storage.get_registration(key)
     if reg is not None:
-        await send(update, interest_views.mine_view(services.content, services.config, lang, reg))
+        await send(update, interest_views.mine_view(content, config, lang, reg))
         return
     draft = await _draft(services, key)
-    if draft is not None and draft.step != "entry":  # came back: carry on where they left
-        await send(
-            update, interest_views.step_view(services.content, services.config, lang, draft)
-        )
-        return
-    draft = Draft()
-    await services.storage.set_flow(key, FLOW, draft.to_dict())
-    await send(update, interest_views.step_view(services.content, services.config, lang, draft))
+    if draft is None or draft.step == "entry" or suggested is not None:
+        draft = Draft(suggested=suggested)
+        await services.storage.set_flow(key, FLOW, draft.to_dict())
+    await send(update, interest_views.step_view(content, config, lang, draft))
+
+
+async def interest_command(update: Update, context: BotContext) -> None:
+    """Start the flow, carry on where they left it, or show what is registered."""
+    await _open(update, context, suggested=None)
 
 
 async def start_from_link(update: Update, context: BotContext, code: str) -> None:
     """ "Register interest" on the welcome of a poster link: the flow, with that place offered."""
-    services = context.services
-    user = update.effective_user
-    if user is None or services.config.municipality_by_code(code) is None:
-        return
-    lang = await user_language(update, context)
-    key = services.user_key(user.id)
-    reg = await services.storage.get_registration(key)
-    if reg is not None:
-        await send(update, interest_views.mine_view(services.content, services.config, lang, reg))
-        return
-    draft = Draft(suggested=code)
-    await services.storage.set_flow(key, FLOW, draft.to_dict())
-    await send(update, interest_views.step_view(services.content, services.config, lang, draft))
+    if context.services.config.municipality_by_code(code) is not None:
+        await _open(update, context, suggested=code)
 
 
 async def mine_command(update: Update, context: BotContext) -> None:
