@@ -303,6 +303,14 @@ class Storage:
                 f"BEGIN; {script}; PRAGMA user_version = {target}; COMMIT;"
             )
 
+    async def _write(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Cursor:
+        """One statement, committed, under the write lock: a commit from here can never land in
+        the middle of a multi-statement change (forget, save, use_invite) and cut it in half."""
+        async with self._lock:
+            cur = await self._conn.execute(sql, args)
+            await self._conn.commit()
+            return cur
+
     def _now(self) -> int:
         return int(self._clock())
 
@@ -324,13 +332,12 @@ class Storage:
 
     async def set_language(self, user_key: str, lang: str) -> None:
         now = self._now()
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO residents (user_key, lang, created_at, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_key) DO UPDATE SET lang = excluded.lang,"
             " updated_at = excluded.updated_at",
             (user_key, lang, now, now),
         )
-        await self._conn.commit()
         self._lang_cache[user_key] = lang
 
     async def forget_resident(self, user_key: str, week: int | None = None) -> int:
@@ -370,14 +377,13 @@ class Storage:
     async def ensure_resident(self, user_key: str, chat_enc: bytes | None = None) -> None:
         """Create the resident row if missing; store the (encrypted) chat id when given."""
         now = self._now()
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO residents (user_key, lang, created_at, updated_at, chat_enc, active)"
             " VALUES (?, NULL, ?, ?, ?, 1) ON CONFLICT(user_key) DO UPDATE SET"
             " chat_enc = COALESCE(excluded.chat_enc, residents.chat_enc), active = 1,"
             " updated_at = excluded.updated_at",
             (user_key, now, now, chat_enc),
         )
-        await self._conn.commit()
 
     async def resident_chat(self, user_key: str) -> bytes | None:
         async with self._conn.execute(
@@ -388,12 +394,15 @@ class Storage:
 
     async def mark_inactive(self, user_key: str) -> None:
         """The person blocked the bot: stop messaging them (their data stays until expiry)."""
-        await self._conn.execute("UPDATE residents SET active = 0 WHERE user_key = ?", (user_key,))
-        await self._conn.execute(
-            "UPDATE outbox SET status = 'blocked' WHERE recipient = ? AND status = 'pending'",
-            (user_key,),
-        )
-        await self._conn.commit()
+        async with self._lock:
+            await self._conn.execute(
+                "UPDATE residents SET active = 0 WHERE user_key = ?", (user_key,)
+            )
+            await self._conn.execute(
+                "UPDATE outbox SET status = 'blocked' WHERE recipient = ? AND status = 'pending'",
+                (user_key,),
+            )
+            await self._conn.commit()
 
     # --- flow state --------------------------------------------------------------------------
 
@@ -416,18 +425,16 @@ class Storage:
         self._flow_cache[user_key] = state
 
     async def set_flow(self, user_key: str, flow: str, data: dict[str, Any]) -> None:
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO flow_state (user_key, flow, data, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_key) DO UPDATE SET flow = excluded.flow, data = excluded.data,"
             " updated_at = excluded.updated_at",
             (user_key, flow, json.dumps(data, ensure_ascii=False), self._now()),
         )
-        await self._conn.commit()
         self._remember_flow(user_key, (flow, dict(data)))
 
     async def clear_flow(self, user_key: str) -> bool:
-        cur = await self._conn.execute("DELETE FROM flow_state WHERE user_key = ?", (user_key,))
-        await self._conn.commit()
+        cur = await self._write("DELETE FROM flow_state WHERE user_key = ?", (user_key,))
         self._remember_flow(user_key, None)
         return bool(cur.rowcount)
 
@@ -524,20 +531,18 @@ class Storage:
             return [_registration(row) for row in await cur.fetchall()]
 
     async def mark_reminded(self, user_key: str) -> None:
-        await self._conn.execute(
+        await self._write(
             "UPDATE registrations SET reminded_at = ? WHERE user_key = ?",
             (self._now(), user_key),
         )
-        await self._conn.commit()
 
     async def extend_registration(self, user_key: str, expires_at: int) -> int | None:
         """Keep a registration longer (the resident answered the reminder); new expiry or None."""
-        cur = await self._conn.execute(
+        cur = await self._write(
             "UPDATE registrations SET expires_at = ?, reminded_at = NULL, updated_at = ?"
             " WHERE user_key = ?",
             (expires_at, self._now(), user_key),
         )
-        await self._conn.commit()
         return expires_at if cur.rowcount else None
 
     async def registrations_expired(self, now: int) -> list[str]:
@@ -566,12 +571,11 @@ class Storage:
     # --- roles and invites -------------------------------------------------------------------
 
     async def grant_role(self, grant: RoleGrant) -> None:
-        await self._conn.execute(
+        await self._write(
             "INSERT OR REPLACE INTO roles (user_key, role, scope, chat_enc, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (grant.user_key, grant.role, grant.scope, grant.chat_enc, grant.created_at),
         )
-        await self._conn.commit()
 
     async def roles_of(self, user_key: str) -> list[RoleGrant]:
         async with self._conn.execute(
@@ -594,19 +598,17 @@ class Storage:
             ]
 
     async def revoke_role(self, user_key: str, role: str, scope: str) -> bool:
-        cur = await self._conn.execute(
+        cur = await self._write(
             "DELETE FROM roles WHERE user_key = ? AND role = ? AND scope = ?",
             (user_key, role, scope),
         )
-        await self._conn.commit()
         return bool(cur.rowcount)
 
     async def create_invite(self, token_hash: str, role: str, scope: str, expires_at: int) -> None:
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO invites (token_hash, role, scope, expires_at) VALUES (?, ?, ?, ?)",
             (token_hash, role, scope, expires_at),
         )
-        await self._conn.commit()
 
     async def use_invite(self, token_hash: str, now: int) -> tuple[str, str] | None:
         """Consume a valid, unused, unexpired invite atomically; (role, scope) or None."""
@@ -668,18 +670,16 @@ class Storage:
 
     async def outbox_done(self, row_id: int, status: str) -> None:
         """Record a final outcome: 'sent', 'blocked' or 'failed'."""
-        await self._conn.execute(
+        await self._write(
             "UPDATE outbox SET status = ?, sent_at = ? WHERE id = ?",
             (status, self._now(), row_id),
         )
-        await self._conn.commit()
 
     async def outbox_retry(self, row_id: int, not_before: float) -> None:
-        await self._conn.execute(
+        await self._write(
             "UPDATE outbox SET attempts = attempts + 1, not_before = ? WHERE id = ?",
             (not_before, row_id),
         )
-        await self._conn.commit()
 
     async def is_recipient(self, campaign: str, user_key: str) -> bool:
         """Whether the campaign was addressed to this person (checked before any answer)."""
@@ -690,10 +690,9 @@ class Storage:
 
     async def purge_outbox(self, before: int) -> int:
         """Forget delivered (or given-up) rows older than `before`: answers to them then expire."""
-        cur = await self._conn.execute(
+        cur = await self._write(
             "DELETE FROM outbox WHERE status != 'pending' AND sent_at < ?", (before,)
         )
-        await self._conn.commit()
         return cur.rowcount or 0
 
     async def campaign_progress(self, campaign: str) -> dict[str, int]:
@@ -714,12 +713,11 @@ class Storage:
         text: str,
         sender_chat: bytes,
     ) -> int:
-        cur = await self._conn.execute(
+        cur = await self._write(
             "INSERT INTO invitations (sender_key, municipality, group_kind, text, sender_chat,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (sender_key, municipality, group_kind, text, sender_chat, self._now()),
         )
-        await self._conn.commit()
         return int(cur.lastrowid or 0)
 
     async def get_invitation(self, invitation_id: int) -> Invitation | None:
@@ -735,13 +733,12 @@ class Storage:
 
     async def answer_invitation(self, invitation_id: int, user_key: str, answer: str) -> None:
         """Record or change a resident's answer ('yes', 'maybe', 'no')."""
-        await self._conn.execute(
+        await self._write(
             "INSERT INTO invitation_answers (invitation_id, user_key, answer, shared)"
             " VALUES (?, ?, ?, 0) ON CONFLICT (invitation_id, user_key)"
             " DO UPDATE SET answer = excluded.answer",
             (invitation_id, user_key, answer),
         )
-        await self._conn.commit()
 
     async def mark_shared(self, invitation_id: int, user_key: str) -> bool:
         """Set the share flag; True only the first time (the coordinator is told once).
@@ -758,11 +755,10 @@ class Storage:
 
     async def unmark_shared(self, invitation_id: int, user_key: str) -> None:
         """Undo mark_shared when the coordinator could not be told."""
-        await self._conn.execute(
+        await self._write(
             "UPDATE invitation_answers SET shared = 0 WHERE invitation_id = ? AND user_key = ?",
             (invitation_id, user_key),
         )
-        await self._conn.commit()
 
     async def invitation_counts(self, invitation_id: int) -> dict[str, int]:
         async with self._conn.execute(
@@ -793,12 +789,11 @@ class Storage:
 
     async def subscribe(self, user_key: str, region_id: str, municipality: str) -> bool:
         """Follow meetings in a municipality ('' = the whole region); False if already did."""
-        cur = await self._conn.execute(
+        cur = await self._write(
             "INSERT OR IGNORE INTO subscriptions (user_key, region_id, municipality, created_at)"
             " VALUES (?, ?, ?, ?)",
             (user_key, region_id, municipality, self._now()),
         )
-        await self._conn.commit()
         return bool(cur.rowcount)
 
     async def unsubscribe(
@@ -806,16 +801,13 @@ class Storage:
     ) -> int:
         """Stop one subscription, or all of them when no place is given."""
         if region_id is None:
-            cur = await self._conn.execute(
-                "DELETE FROM subscriptions WHERE user_key = ?", (user_key,)
-            )
+            cur = await self._write("DELETE FROM subscriptions WHERE user_key = ?", (user_key,))
         else:
-            cur = await self._conn.execute(
+            cur = await self._write(
                 "DELETE FROM subscriptions WHERE user_key = ? AND region_id = ?"
                 " AND municipality = ?",
                 (user_key, region_id, municipality or ""),
             )
-        await self._conn.commit()
         return cur.rowcount or 0
 
     async def subscriptions_of(self, user_key: str) -> list[tuple[str, str]]:
@@ -843,7 +835,7 @@ class Storage:
 
     async def create_meeting(self, meeting: Meeting) -> int:
         now = self._now()
-        cur = await self._conn.execute(
+        cur = await self._write(
             "INSERT INTO meetings (uid, office_key, office_chat, region_id, title, starts_at,"
             " place, link, description, municipalities, status, version, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 1, ?, ?)",
@@ -853,7 +845,6 @@ class Storage:
                 meeting.description, json.dumps(list(meeting.municipalities)), now, now,
             ),
         )  # fmt: skip
-        await self._conn.commit()
         return int(cur.lastrowid or 0)
 
     async def get_meeting(self, meeting_id: int) -> Meeting | None:
@@ -866,6 +857,15 @@ class Storage:
     async def update_meeting(self, meeting: Meeting) -> int:
         """Save changed fields (or status); returns the new version number. A new start time
         re-arms "remind me", so people are reminded before the meeting as it now is."""
+        async with self._lock:
+            await self._update_meeting(meeting)
+        async with self._conn.execute(
+            "SELECT version FROM meetings WHERE id = ?", (meeting.id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _update_meeting(self, meeting: Meeting) -> None:
         await self._conn.execute(
             "UPDATE meeting_marks SET reminded = 0 WHERE mark = 'remind' AND meeting_id = ?"
             " AND ? != (SELECT starts_at FROM meetings WHERE id = ?)",
@@ -882,11 +882,6 @@ class Storage:
             ),
         )  # fmt: skip
         await self._conn.commit()
-        async with self._conn.execute(
-            "SELECT version FROM meetings WHERE id = ?", (meeting.id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
 
     async def meetings_in_region(self, region_id: str, after: int) -> list[Meeting]:
         """Active and cancelled meetings of a region that start after `after`, soonest first."""
@@ -899,20 +894,18 @@ class Storage:
 
     async def set_mark(self, meeting_id: int, user_key: str, mark: str, chat_enc: bytes) -> bool:
         """Record "coming" or "remind"; False if it was already set."""
-        cur = await self._conn.execute(
+        cur = await self._write(
             "INSERT OR IGNORE INTO meeting_marks (meeting_id, user_key, mark, chat_enc)"
             " VALUES (?, ?, ?, ?)",
             (meeting_id, user_key, mark, chat_enc),
         )
-        await self._conn.commit()
         return bool(cur.rowcount)
 
     async def clear_mark(self, meeting_id: int, user_key: str, mark: str) -> bool:
-        cur = await self._conn.execute(
+        cur = await self._write(
             "DELETE FROM meeting_marks WHERE meeting_id = ? AND user_key = ? AND mark = ?",
             (meeting_id, user_key, mark),
         )
-        await self._conn.commit()
         return bool(cur.rowcount)
 
     async def mark_counts(self, meeting_id: int) -> dict[str, int]:
@@ -945,12 +938,11 @@ class Storage:
             return [(int(r[0]), str(r[1]), bytes(r[2])) for r in await cur.fetchall()]
 
     async def mark_reminder_sent(self, meeting_id: int, user_key: str) -> None:
-        await self._conn.execute(
+        await self._write(
             "UPDATE meeting_marks SET reminded = 1 WHERE meeting_id = ? AND user_key = ?"
             " AND mark = 'remind'",
             (meeting_id, user_key),
         )
-        await self._conn.commit()
 
     # --- digest queries ----------------------------------------------------------------------
 
