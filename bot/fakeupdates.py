@@ -40,6 +40,7 @@ def message_update_json(
     language_code: str | None = "nb",
     edited: bool = False,
     sticker: bool = False,
+    caption: str | None = None,
     date: int = DEFAULT_DATE,
 ) -> dict[str, Any]:
     """The JSON of an update carrying a message (or an edited message) from a user."""
@@ -70,6 +71,14 @@ def message_update_json(
             "is_animated": False,
             "is_video": False,
         }
+    if caption is not None:  # a photo with a caption
+        message["photo"] = [{"file_id": "p1", "file_unique_id": "p1", "width": 90, "height": 90}]
+        message["caption"] = caption
+        mention = f"@{BOT_USERNAME}"
+        if mention in caption:
+            message["caption_entities"] = [
+                {"type": "mention", "offset": caption.index(mention), "length": len(mention)}
+            ]
     if edited:
         message["edit_date"] = date + 5
     key = "edited_message" if edited else "message"

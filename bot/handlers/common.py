@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, Update, User
 from telegram.error import BadRequest
 
 from bot.config import LANGUAGES
-from bot.render import Rendered
+from bot.render import Rendered, crisis_reply
 from bot.roles import Roles, roles_for
 from bot.services import BotContext, Services
 
@@ -81,3 +81,15 @@ async def show(update: Update, rendered: Rendered) -> None:
         except BadRequest:
             pass  # too old to edit, or unchanged: a fresh message is just as good
     await send(update, rendered)
+
+
+async def crisis_first(update: Update, context: BotContext, text: str | None) -> bool:
+    """For messages that are not questions (captions, unknown commands, group messages):
+    if the words signal a crisis, send the emergency numbers now. True if it did."""
+    services = context.services
+    if not text or services.crisis.detect(text) is None:
+        return False
+    lang = services.faq.detect_language(text, await user_language(update, context))
+    events.info("crisis_reply kind=other lang=%s", lang)
+    await send(update, crisis_reply(services.content, services.config, lang))
+    return True

@@ -18,7 +18,8 @@ async def in_group(update: Update, context: BotContext) -> None:
     services = context.services
     message = update.effective_message
     lang = language_from_telegram(update.effective_user, services.config.default_language)
-    if message is not None and message.text and services.crisis.detect(message.text):
+    text = (message.text or message.caption) if message is not None else None
+    if text and services.crisis.detect(text):
         events.info("crisis_reply kind=group lang=%s", lang)
         await send(update, render.crisis_reply(services.content, services.config, lang))
     url = f"https://t.me/{context.bot.username}?start=group"
@@ -34,7 +35,13 @@ async def in_group(update: Update, context: BotContext) -> None:
 # Telegram delivers only commands, mentions and replies to a bot in privacy mode; answer those.
 HANDLERS = [
     MessageHandler(
-        filters.ChatType.GROUPS & (filters.COMMAND | filters.Entity("mention") | filters.REPLY),
+        filters.ChatType.GROUPS
+        & (
+            filters.COMMAND
+            | filters.Entity("mention")
+            | filters.CaptionEntity("mention")
+            | filters.REPLY
+        ),
         in_group,
     )
 ]

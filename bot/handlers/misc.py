@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot import render
-from bot.handlers.common import send, user_language
+from bot.handlers.common import crisis_first, send, user_language
 from bot.services import BotContext
 
 
@@ -29,6 +29,10 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have (or one the person may not use)."""
+    message = update.effective_message
+    # "/hjelp jeg vil ikke leve" is a cry for help typed as a command: numbers first.
+    if message is not None and await crisis_first(update, context, message.text):
+        return
     lang = await user_language(update, context)
     content = context.services.content
     await send(

@@ -10,9 +10,9 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from bot import render
-from bot.answering import crisis_reply, faq_reply
+from bot.answering import Reply, crisis_reply, faq_reply
 from bot.handlers import announce, interest, invitation
-from bot.handlers.common import events, send, user_language
+from bot.handlers.common import crisis_first, events, send, user_language
 from bot.services import BotContext
 
 
@@ -23,19 +23,27 @@ async def on_text(update: Update, context: BotContext) -> None:
         return
     services = context.services
     chat_lang = await user_language(update, context)
-    # A coordinator's invitation or an office's announcement being composed is their work, not
-    # a personal message: an announcement about grief after suicide must not trigger the
-    # crisis reply. These consumers only ever take text from people holding those roles.
+    # Crisis language first, always, whoever writes and whatever they are doing.
+    crisis = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
+    if crisis is not None:
+        await _reply(update, context, crisis)
+    # A coordinator's invitation or an office's announcement being composed keeps its text
+    # (after the numbers, if any: an announcement may well speak of suicide). Only people
+    # holding those roles ever have such a draft.
     for composer in (invitation.handle_text, announce.handle_text):
         if await composer(update, context, message.text):
             return
-    # For everyone else crisis language comes first, always; then a municipality typed into
-    # the interest flow; everything else is a question.
-    reply = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
-    if reply is None:
-        if await interest.handle_typed_place(update, context, message.text):
-            return
-        reply = faq_reply(message.text, chat_lang, services.faq)
+    if crisis is not None:
+        return
+    # Then a municipality typed into the interest flow; everything else is a question.
+    if await interest.handle_typed_place(update, context, message.text):
+        return
+    await _reply(update, context, faq_reply(message.text, chat_lang, services.faq))
+
+
+async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
+    """Log the decision (never the text), tell any listener, and send what the person sees."""
+    services = context.services
     if reply.kind == "crisis":
         events.info("crisis_reply kind=%s lang=%s", reply.crisis_kind, reply.lang)
     else:
@@ -61,6 +69,9 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 async def on_other(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice and the like: say kindly that the bot reads text only."""
+    message = update.effective_message
+    if message is not None and await crisis_first(update, context, message.caption):
+        return
     lang = await user_language(update, context)
     content = context.services.content
     await send(
