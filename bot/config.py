@@ -251,11 +251,21 @@ def parse_config(
     public_url = str(wh.get("public_url") or "")
     if mode == "webhook" and not public_url.startswith("https://"):
         c.fail("telegram.webhook.public_url", "an https:// URL in webhook mode", public_url)
+    secret = _env("TELEGRAM_WEBHOOK_SECRET", env)
+    if mode == "webhook" and (
+        secret is None or not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret)
+    ):
+        # Without it anyone who finds the port could post updates "from" an admin.
+        c.fail(
+            "telegram.mode",
+            "webhook mode with TELEGRAM_WEBHOOK_SECRET set (16-256 of A-Z, a-z, 0-9, _ and -)",
+            "webhook without a usable secret",
+        )
     webhook = Webhook(
         listen=c.string(wh.get("listen"), "telegram.webhook.listen", "0.0.0.0"),
         port=c.integer(wh.get("port"), "telegram.webhook.port", 1, 65535, 8443),
         public_url=public_url,
-        secret_token=_env("TELEGRAM_WEBHOOK_SECRET", env),
+        secret_token=secret,
     )
     for key in ("api_base_url", "file_base_url"):
         value = tg.get(key)

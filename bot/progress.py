@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from telegram import Bot
 from telegram.error import TelegramError
 
+from bot.render import small_count
 from bot.services import Services
 
 log = logging.getLogger("selvhjelp.progress")
@@ -39,22 +40,26 @@ async def report_progress(
     if watcher is None:
         return
     content = services.content
+
+    def shown(n: int) -> str:  # the small-count rule holds here too
+        return small_count(content, services.config, watcher.lang, n)
+
     done = counts.get("pending", 0) == 0
     if done:
         text = content.text(
             watcher.lang,
             "announce.report",
-            sent=f"{counts.get('sent', 0):,}",
-            blocked=f"{counts.get('blocked', 0):,}",
-            failed=f"{counts.get('failed', 0):,}",
+            sent=shown(counts.get("sent", 0)),
+            blocked=shown(counts.get("blocked", 0)),
+            failed=shown(counts.get("failed", 0)),
         )
         services.campaign_watchers.pop(campaign, None)
     else:
         text = content.text(
             watcher.lang,
             "announce.progress",
-            sent=f"{counts.get('sent', 0):,}",
-            total=f"{watcher.total:,}",
+            sent=shown(counts.get("sent", 0)),
+            total=shown(watcher.total),
         )
     try:
         await bot.edit_message_text(text, chat_id=watcher.chat_id, message_id=watcher.message_id)

@@ -198,10 +198,22 @@ def test_missing_crisis_section(raw: Raw) -> None:
 def test_webhook_mode_needs_https(raw: Raw) -> None:
     raw["telegram"]["mode"] = "webhook"
     raw["telegram"]["webhook"]["public_url"] = "http://example.org/telegram"
-    assert problems_of(raw) == [
+    secret = {"TELEGRAM_WEBHOOK_SECRET": "s" * 32}
+    assert problems_of(raw, secret) == [
         "telegram.webhook.public_url: expected an https:// URL in webhook mode, "
         "got 'http://example.org/telegram'"
     ]
+
+
+def test_webhook_mode_needs_a_secret(raw: Raw) -> None:
+    raw["telegram"]["mode"] = "webhook"
+    for environ in ({}, {"TELEGRAM_WEBHOOK_SECRET": "short"}):
+        [problem] = problems_of(raw, environ)
+        assert problem.startswith(
+            "telegram.mode: expected webhook mode with TELEGRAM_WEBHOOK_SECRET"
+        )
+    good = parse_config(raw, {"TELEGRAM_WEBHOOK_SECRET": "a" * 24}, "config.yaml")
+    assert good.webhook.secret_token == "a" * 24
 
 
 def test_long_values_are_shortened_in_the_message(raw: Raw) -> None:

@@ -322,7 +322,7 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     await storage.clear_flow(office.key)
     if draft.id:  # a change to an announced meeting: tell those who signed up
         old = await storage.get_meeting(draft.id)
-        if old is None or old.region_id not in office.roles.regions:
+        if old is None or old.region_id not in office.roles.regions or old.status != "active":
             return
         meeting = replace(
             old,
@@ -364,7 +364,7 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     shown = render.small_count(content, services.config, lang, added)
     await show(update, render.Rendered(content.text(lang, "announce.queued", count=shown)))
     progress = await chat.send_message(
-        content.text(lang, "announce.progress", sent=0, total=f"{added:,}")
+        content.text(lang, "announce.progress", sent=0, total=shown)
     )
     watch(services, campaign, Watcher(chat.id, progress.message_id, lang, added))
     services.outbox_changed()

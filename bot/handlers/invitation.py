@@ -10,6 +10,7 @@ only from people the invitation was actually sent to.
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,6 +89,16 @@ async def _choose_audience(
     await show(update, render.Rendered(text, InlineKeyboardMarkup(buttons)))
 
 
+def _audience_size(services: Services, lang: str, kind: str | None, count: int) -> str:
+    """How many will get it, for everyone waiting only: with the total known, a per-kind count
+    would let subtraction reveal a cell the digest hides (its breakdown rule)."""
+    content = services.content
+    if kind is not None:
+        return content.text(lang, "invitation.recipients_hidden")
+    shown = render.small_count(content, services.config, lang, count)
+    return content.text(lang, "invitation.recipients", count=shown)
+
+
 async def _recipients(services: Services, m: Municipality, kind: str | None) -> list[Any]:
     return await services.storage.contactable_in(m.region_id, m.name, kind)
 
@@ -158,14 +169,9 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
             [_signed(services, caller, content.text(lang, "invitation.cancel"), "ci:x")],
         ]
     )
-    count = data.get("count", 0)
     question = "\n".join(
         (
-            content.text(
-                lang,
-                "invitation.recipients",
-                count=render.small_count(services.content, services.config, lang, count),
-            ),
+            _audience_size(services, lang, data.get("kind"), data.get("count", 0)),
             content.text(lang, "invitation.confirm_question"),
         )
     )
@@ -234,12 +240,8 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         # cannot create a second invitation (nobody gets it twice).
         await services.storage.clear_flow(caller.key)
         count = await _queue(update, services, caller, m, flow.get("kind"), str(flow["text"]))
-        text = content.text(
-            lang,
-            "invitation.queued",
-            count=render.small_count(services.content, services.config, lang, count),
-        )
-        await show(update, render.Rendered(text))
+        size = _audience_size(services, lang, flow.get("kind"), count)
+        await show(update, render.Rendered(f"{content.text(lang, 'invitation.queued')}\n{size}"))
     else:  # a replayed button for a step already done
         await show(update, render.Rendered(content.text(lang, "errors.stale_button")))
 
@@ -302,11 +304,11 @@ async def on_resident_answer(update: Update, context: BotContext) -> None:
     services = context.services
     content = services.content
     lang = await user_language(update, context)
-    parts = query.data.split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
+    found = re.fullmatch(r"inv:([0-9]{1,12}):([a-z]{1,8})", query.data)
+    if found is None:
         await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
         return
-    invitation_id, answer = int(parts[1]), parts[2]
+    invitation_id, answer = int(found.group(1)), found.group(2)
     key = services.user_key(query.from_user.id)
     invitation = await services.storage.get_invitation(invitation_id)
     if invitation is None or not await services.storage.is_recipient(
