@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import Config
@@ -71,6 +72,24 @@ async def roles_for(
     return merge(
         roles_from_config(config, telegram_user_id), await storage.roles_of(user_key), config
     )
+
+
+async def key_covers(
+    config: Config,
+    storage: Storage,
+    user_key_of: Callable[[int], str],
+    user_key: str,
+    municipality: str,
+) -> bool:
+    """Whether the person behind `user_key` coordinates `municipality` right now, for when
+    only their key is known (e.g. the sender of an invitation, before a contact is shared)."""
+    for coordinator in config.coordinators:
+        if municipality in coordinator.municipalities and user_key_of(coordinator.user_id) == (
+            user_key
+        ):
+            return True
+    grants = await storage.roles_of(user_key)
+    return any(g.role == "coordinator" and g.scope == municipality for g in grants)
 
 
 def new_invite_token() -> tuple[str, str]:

@@ -362,6 +362,10 @@ class Storage:
                 "DELETE FROM outbox WHERE recipient = ?",
                 "DELETE FROM subscriptions WHERE user_key = ?",
                 "DELETE FROM meeting_marks WHERE user_key = ?",
+                # As a coordinator: their invitations (answers go with them); as an office: the
+                # meetings stay for the residents who follow them, but no longer point to them.
+                "DELETE FROM invitations WHERE sender_key = ?",
+                "UPDATE meetings SET office_key = '', office_chat = x'' WHERE office_key = ?",
             ):
                 cur = await self._conn.execute(sql, (user_key,))
                 removed += cur.rowcount or 0

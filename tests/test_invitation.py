@@ -9,6 +9,7 @@ Sender runs on a fake pacing clock, so rate limits cost no real time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -750,3 +751,25 @@ async def test_a_resident_who_blocked_the_bot_is_dropped(
     report = await relay(app)
     assert (report.sent, report.blocked) == (2, 0)
     assert tries == [OPEN_EN]  # never tried again
+
+
+async def test_no_contact_is_shared_with_someone_who_lost_the_role(
+    town: Town, services: Services, fake: FakeTelegram, sent_invitation: int
+) -> None:
+    # The coordinator leaves (config.yaml no longer names them) before the resident shares.
+    services.config = dataclasses.replace(services.config, coordinators=())
+    before = len(fake.messages_to(LYNGEN))
+    resident = town[OPEN_NB]
+    asked = await resident.press(f"inv:{sent_invitation}:share")
+    answer = await resident.press(asked.first.callback_data[0], on=asked.first)
+    assert answer.last.text == ui(services, "nb", "invitation.share_gone")
+    assert len(fake.messages_to(LYNGEN)) == before
+
+
+async def test_forget_by_a_coordinator_removes_their_invitations(
+    town: Town, services: Services, sent_invitation: int, database: Path
+) -> None:
+    confirm = (await town.lyngen.say("/forget")).first
+    await town.lyngen.press("forget:yes", on=confirm)
+    assert await services.storage.get_invitation(sent_invitation) is None
+    assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers") == [(0,)]

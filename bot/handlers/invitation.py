@@ -26,6 +26,7 @@ from bot.handlers import misc
 from bot.handlers.common import Actor, acting, events, send, show, signed_button, user_language
 from bot.interest import kinds
 from bot.interest_views import kind_label
+from bot.roles import key_covers
 from bot.services import BotContext, Services
 
 FLOW = "invitation"
@@ -360,7 +361,15 @@ async def _share_contact(
     if user is None or invitation is None:
         return
     chat_id = services.cipher.decrypt(invitation.sender_chat, invitation.sender_key)
-    if chat_id is None:
+    still_there = await key_covers(
+        services.config,
+        services.storage,
+        services.user_key,
+        invitation.sender_key,
+        invitation.municipality,
+    )
+    if chat_id is None or not still_there:  # nobody holds that role any more: share nothing
+        await show(update, render.Rendered(services.content.text(lang, "invitation.share_gone")))
         return
     sender_lang = (
         await services.storage.get_language(invitation.sender_key)
