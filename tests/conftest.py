@@ -7,6 +7,7 @@ assert on what the fake recorded, which is exactly what the person would see.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,11 +172,19 @@ def faq_index(content: Content) -> FaqIndex:
 
 
 @pytest.fixture
+def now() -> list[float]:
+    """The injected clock (unix seconds): a test moves time by changing now[0]. Modules that
+    need a fixed start override this fixture."""
+    return [time.time()]
+
+
+@pytest.fixture
 async def services(
     config: Config,
     database: Path,
     content: Content,
     faq_index: FaqIndex,
+    now: list[float],
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Services]:
     # The index is pure and takes ~0.1 s to build: share one (everything else is per test).
@@ -183,7 +192,9 @@ async def services(
         return faq_index if for_content is content else FaqIndex(for_content)
 
     monkeypatch.setattr(bot.app, "FaqIndex", shared_index)
-    created = await create_services(config, content=content, database=str(database))
+    created = await create_services(
+        config, content=content, clock=lambda: now[0], database=str(database)
+    )
     try:
         yield created
     finally:

@@ -7,18 +7,15 @@ creation and expiry dates are exact.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import bot.app
 from bot.app import create_services
 from bot.clock import DAY, week_index
 from bot.config import Config
 from bot.content import Content
 from bot.fakeapi import FakeTelegram, Sent
-from bot.faq import FaqIndex
 from bot.handlers.interest import UNSURE_TOPICS
 from bot.interest import FLOW, Draft
 from bot.services import Services
@@ -59,26 +56,6 @@ BUTTONS_TO = {step: [data for _, data in PATH[1 : i + 1]] for i, (step, _) in en
 def now() -> list[float]:
     """The injected clock: tests move it by changing now[0]."""
     return [T0]
-
-
-@pytest.fixture
-async def services(
-    config: Config,
-    database: Path,
-    content: Content,
-    faq_index: FaqIndex,
-    now: list[float],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    """conftest's services, with the injected clock (the app and person fixtures use these)."""
-    monkeypatch.setattr(bot.app, "FaqIndex", lambda _content: faq_index)
-    created = await create_services(
-        config, content=content, clock=lambda: now[0], database=str(database)
-    )
-    try:
-        yield created
-    finally:
-        await created.storage.close()
 
 
 def ui(services: Services, lang: str, key: str, **values: object) -> str:

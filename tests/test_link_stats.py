@@ -5,18 +5,14 @@ the reported week's starts with small-count suppression (bot/digest.py, rule 8).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import bot.app
-from bot.app import create_services
 from bot.clock import DAY, week_index
 from bot.config import Config
 from bot.content import Content
 from bot.digest import DigestData, digest_sections, iso_week_number
-from bot.faq import FaqIndex
 from bot.roles import Roles
 from bot.services import Services
 from tests.conftest import PersonFactory
@@ -43,25 +39,6 @@ TAMPERED = [
 def now() -> list[float]:
     """The injected clock: tests move it by changing now[0]."""
     return [T0]
-
-
-@pytest.fixture
-async def services(
-    config: Config,
-    database: Path,
-    content: Content,
-    faq_index: FaqIndex,
-    now: list[float],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    monkeypatch.setattr(bot.app, "FaqIndex", lambda _content: faq_index)
-    created = await create_services(
-        config, content=content, clock=lambda: now[0], database=str(database)
-    )
-    try:
-        yield created
-    finally:
-        await created.storage.close()
 
 
 def ui(services: Services, lang: str, key: str, **values: object) -> str:

@@ -25,7 +25,6 @@ from telegram import Update
 from telegram.ext import Application
 from telegram.request import RequestData
 
-import bot.app
 from bot.app import build_application, create_services
 from bot.broadcast import Sender
 from bot.calendar_file import ics_filename, meeting_uid
@@ -33,7 +32,6 @@ from bot.config import Config
 from bot.content import Content
 from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
 from bot.fakeupdates import callback_update_json
-from bot.faq import FaqIndex
 from bot.handlers import meetings, misc
 from bot.meeting_jobs import enqueue_meeting_reminders
 from bot.meeting_views import announcement_payload, reminder_payload
@@ -92,23 +90,6 @@ async def open_services(
     return await create_services(
         config, content=content, clock=lambda: now[0], database=str(database)
     )
-
-
-@pytest.fixture
-async def services(
-    config: Config,
-    database: Path,
-    content: Content,
-    faq_index: FaqIndex,
-    now: list[float],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    monkeypatch.setattr(bot.app, "FaqIndex", lambda _content: faq_index)
-    created = await open_services(config, database, content, now)
-    try:
-        yield created
-    finally:
-        await created.storage.close()
 
 
 @pytest.fixture

@@ -3,17 +3,10 @@ deletes (tallied as expired), and running the job again never asks twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-import bot.app
-from bot.app import create_services
 from bot.clock import DAY, week_index
 from bot.config import Config
-from bot.content import Content
-from bot.faq import FaqIndex
 from bot.interest_views import expiry_date
 from bot.retention import RetentionReport, run_retention
 from bot.services import Services
@@ -29,26 +22,6 @@ REMINDER = 14 * DAY
 def now() -> list[float]:
     """The injected clock: tests move it by changing now[0]."""
     return [T0]
-
-
-@pytest.fixture
-async def services(
-    config: Config,
-    database: Path,
-    content: Content,
-    faq_index: FaqIndex,
-    now: list[float],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Services]:
-    """conftest's services, with the injected clock (the app and person fixtures use these)."""
-    monkeypatch.setattr(bot.app, "FaqIndex", lambda _content: faq_index)
-    created = await create_services(
-        config, content=content, clock=lambda: now[0], database=str(database)
-    )
-    try:
-        yield created
-    finally:
-        await created.storage.close()
 
 
 def ui(services: Services, lang: str, key: str, **values: object) -> str:
