@@ -42,12 +42,10 @@ DESCRIPTION = "Kaffe og vafler. Ingen påmelding."
 CRISIS_TEXT = "Samtale om selvmord og hvordan vi kan hjelpe hverandre"
 
 
-@pytest.fixture(autouse=True)
-def now(services: Services) -> list[float]:
-    """The injected clock: tests move it by changing now[0]."""
-    clock = [T0]
-    services.clock = lambda: clock[0]
-    return clock
+@pytest.fixture
+def now() -> list[float]:
+    """The injected clock (conftest's services reads it): tests move it by changing now[0]."""
+    return [T0]
 
 
 @pytest.fixture
