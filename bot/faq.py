@@ -233,7 +233,8 @@ class _LanguageIndex:
         coverage = known / (known + unknown * self.max_idf) if known else 0.0
         return vector, coverage
 
-    def rank(self, text: str) -> list[Ranked]:
+    def rank(self, text: str, limit: int = 3) -> list[Ranked]:
+        """The best `limit` topics for `text`, best first (ties broken by topic id)."""
         query, coverage = self.query_vector(text)
         query_norm = math.sqrt(sum(w * w for w in query.values()))
         if not query_norm:
@@ -247,12 +248,14 @@ class _LanguageIndex:
         scores = (EXAMPLE_WEIGHT * best_example + (1 - EXAMPLE_WEIGHT) * whole) * math.sqrt(
             coverage
         )
-        scored = [
-            Ranked(self._topic_ids[j], round(float(scores[j]), 4))
-            for j in np.flatnonzero(scores > 0.0)
-        ]
+        rounded = np.round(scores, 4)
+        best = np.flatnonzero(rounded > 0.0)
+        if len(best) > limit:  # only the top few (and any tied with the last) become objects
+            cut = np.partition(rounded[best], -limit)[-limit]
+            best = best[rounded[best] >= cut]
+        scored = [Ranked(self._topic_ids[j], float(rounded[j])) for j in best]
         scored.sort(key=lambda r: (-r.score, r.topic_id))
-        return scored
+        return scored[:limit]
 
 
 class FaqIndex:
@@ -294,5 +297,4 @@ class FaqIndex:
     def match(self, text: str, fallback_lang: str, limit: int = 3) -> Match:
         """Rank topics for `text`; the language decides which index (and reply language)."""
         lang = self.detect_language(text, fallback_lang)
-        ranked = self._indexes[lang].rank(text)
-        return Match(lang, tuple(ranked[:limit]))
+        return Match(lang, tuple(self._indexes[lang].rank(text, limit)))

@@ -13,7 +13,7 @@ from bot.textnorm import apply_variants, normalise, tokens
 class CrisisDetector:
     """Compiled crisis patterns from flows/safety.yaml."""
 
-    patterns: Mapping[str, re.Pattern[str]]
+    pattern: re.Pattern[str]  # one alternation, a named group per kind: one search per text
     exclude: re.Pattern[str] | None
     variants: Mapping[str, str]
 
@@ -24,13 +24,14 @@ class CrisisDetector:
         exclude: Sequence[str],
         variants: Mapping[str, str],
     ) -> CrisisDetector:
-        compiled = {
-            kind: re.compile("|".join(f"(?:{p})" for p in ps))
-            for kind, ps in patterns.items()
-            if ps
-        }
+        kinds = []
+        for kind, ps in patterns.items():
+            if ps:
+                alternatives = "|".join(f"(?:{p})" for p in ps)
+                kinds.append(f"(?P<{kind}>{alternatives})")
+        combined = re.compile("|".join(kinds) or r"(?!x)x")
         excl = re.compile("|".join(f"(?:{p})" for p in exclude)) if exclude else None
-        return cls(compiled, excl, dict(variants))
+        return cls(combined, excl, dict(variants))
 
     def detect(self, text: str) -> str | None:
         """The kind of crisis the message signals ('suicide', 'self_harm', 'danger'), or None."""
@@ -41,7 +42,7 @@ class CrisisDetector:
             # "my brother took his life and now I want to die too" must still be caught.
             if self.exclude is not None:
                 candidate = self.exclude.sub(" ", candidate)
-            for kind, pattern in self.patterns.items():
-                if pattern.search(candidate):
-                    return kind
+            found = self.pattern.search(candidate)
+            if found is not None:
+                return found.lastgroup
         return None
