@@ -47,12 +47,22 @@ def subkey(master: bytes, purpose: str) -> bytes:
 class Pseudonymizer:
     """Turns a Telegram user id into a stable, non-reversible key for storage."""
 
+    CACHE_LIMIT = 100_000
+
     def __init__(self, key: bytes) -> None:
         self._key = subkey(key, "user-key")
+        # Every update needs the key several times (language, flows, roles): compute it once.
+        self._cache: dict[int, str] = {}
 
     def user_key(self, telegram_user_id: int) -> str:
-        digest = hmac.new(self._key, f"user:{telegram_user_id}".encode(), hashlib.sha256)
-        return digest.hexdigest()
+        cached = self._cache.get(telegram_user_id)
+        if cached is None:
+            digest = hmac.new(self._key, f"user:{telegram_user_id}".encode(), hashlib.sha256)
+            cached = digest.hexdigest()
+            if len(self._cache) >= self.CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[telegram_user_id] = cached
+        return cached
 
 
 class ChatCipher:

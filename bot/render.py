@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram._utils.types import JSONDict
 
 from bot.answering import Reply
 from bot.config import LANGUAGES, Config
@@ -46,8 +47,23 @@ def parse_callback(data: str | None, content: Content) -> Callback | None:
     return None
 
 
+class PreparedKeyboard(InlineKeyboardMarkup):
+    """An inline keyboard that serialises itself once. Answers reuse the same few keyboards
+    thousands of times; python-telegram-bot would otherwise rebuild the same dict every send."""
+
+    __slots__ = ("_prepared",)
+
+    def to_dict(self, recursive: bool = True) -> JSONDict:
+        prepared: JSONDict | None = getattr(self, "_prepared", None)
+        if prepared is None:
+            prepared = super().to_dict(recursive=recursive)
+            with self._unfrozen():
+                self._prepared = prepared
+        return dict(prepared)
+
+
 def _rows(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[b] for b in buttons])
+    return PreparedKeyboard([[b] for b in buttons])
 
 
 def topic_button(content: Content, lang: str, topic_id: str) -> InlineKeyboardButton:
@@ -117,6 +133,7 @@ def not_understood(content: Content, lang: str) -> Rendered:
     return Rendered(content.text(lang, "answer.unknown"), main_menu_keyboard(content, lang))
 
 
+@lru_cache(maxsize=16)
 def main_menu_keyboard(content: Content, lang: str) -> InlineKeyboardMarkup:
     return _rows(
         [
