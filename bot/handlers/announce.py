@@ -20,7 +20,15 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import meeting_views, render
 from bot.config import Region
 from bot.handlers import misc
-from bot.handlers.common import Actor, acting, events, send, show, signed_button, user_language
+from bot.handlers.common import (
+    Actor,
+    acting,
+    events,
+    send,
+    show,
+    signed_button,
+    signed_press,
+)
 from bot.progress import Watcher, watch
 from bot.services import BotContext, Services
 from bot.storage import Meeting
@@ -229,17 +237,12 @@ async def _advance(
 
 async def on_button(update: Update, context: BotContext) -> None:
     """Every signed `an:` button: verify the signature and the role, then act."""
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await signed_press(update, context, lambda roles: roles.is_office)
+    if pressed is None:
         return
+    office, data = pressed
     services = context.services
-    office = await _office(update, context)
-    data = services.signer.verify(query.from_user.id, query.data)
-    lang = await user_language(update, context)
-    if office is None or data is None:
-        await query.answer(services.content.text(lang, "errors.stale_button"), show_alert=True)
-        return
-    await query.answer()
+    lang = office.lang
     parts = data.split(":")
     action, value = parts[1], (parts[2] if len(parts) > 2 else "")
     storage = services.storage

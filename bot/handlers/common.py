@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, Update, User
@@ -56,6 +57,25 @@ async def acting(update: Update, context: BotContext) -> Actor | None:
     key = services.user_key(user.id)
     roles = await roles_for(services.config, services.storage, key, user.id)
     return Actor(user.id, key, roles, await user_language(update, context))
+
+
+async def signed_press(
+    update: Update, context: BotContext, allowed: Callable[[Roles], bool]
+) -> tuple[Actor, str] | None:
+    """A press on a privileged button: the signature must be this user's and the role current.
+    Answers the press (the stale-button alert when refused) and returns the actor and the data."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return None
+    services = context.services
+    actor = await acting(update, context)
+    data = services.signer.verify(query.from_user.id, query.data)
+    if actor is None or data is None or not allowed(actor.roles):
+        lang = await user_language(update, context)
+        await query.answer(services.content.text(lang, "errors.stale_button"), show_alert=True)
+        return None
+    await query.answer()
+    return actor, data
 
 
 def signed_button(services: Services, user_id: int, text: str, data: str) -> InlineKeyboardButton:

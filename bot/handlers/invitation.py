@@ -23,7 +23,16 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import render
 from bot.config import Municipality
 from bot.handlers import misc
-from bot.handlers.common import Actor, acting, events, send, show, signed_button, user_language
+from bot.handlers.common import (
+    Actor,
+    acting,
+    events,
+    send,
+    show,
+    signed_button,
+    signed_press,
+    user_language,
+)
 from bot.interest import kinds
 from bot.interest_views import kind_label
 from bot.roles import key_covers
@@ -182,17 +191,12 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
 
 async def on_coordinator_button(update: Update, context: BotContext) -> None:
     """A signed `ci:` button: verify signature, role and area, then act."""
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await signed_press(update, context, lambda roles: roles.is_coordinator)
+    if pressed is None:
         return
+    caller, data = pressed
     services = context.services
-    caller = await _caller(update, context)
-    data = services.signer.verify(query.from_user.id, query.data)
-    lang = await user_language(update, context)
-    if caller is None or data is None:
-        await query.answer(services.content.text(lang, "errors.stale_button"), show_alert=True)
-        return
-    await query.answer()
+    lang = caller.lang
     state = await services.storage.get_flow(caller.key)
     flow = state[1] if state and state[0] == FLOW else {}
     parts = data.split(":")
