@@ -7,6 +7,7 @@ assert on what the fake recorded, which is exactly what the person would see.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -229,3 +230,19 @@ def person_factory(app: App, fake: FakeTelegram) -> PersonFactory:
 def person(person_factory: PersonFactory) -> Person:
     """A resident whose Telegram app is set to bokmål."""
     return person_factory()
+
+
+class PacingClock:
+    """The Sender's pacing clock for tests: it moves only when the Sender sleeps, so delivery
+    takes no real time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+        self.t += max(seconds, 0.0)
+        await asyncio.sleep(0)

@@ -27,7 +27,7 @@ from bot.progress import report_progress
 from bot.services import Services
 from bot.storage import Meeting, RoleGrant
 from bot.when import format_when
-from tests.conftest import App, Person, PersonFactory, Turn
+from tests.conftest import App, PacingClock, Person, PersonFactory, Turn
 
 OSLO = ZoneInfo("Europe/Oslo")
 T0 = datetime(2027, 1, 10, 12, 0, tzinfo=OSLO).timestamp()  # a Sunday, noon in Oslo
@@ -117,20 +117,6 @@ async def compose(
     assert len(turn.sent) == 3, turn.texts
     assert await step_of(services, office) == "preview"
     return turn
-
-
-class PacingClock:
-    """The Sender's pacing clock: moves only when it sleeps, so delivery takes no real time."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
-        self.t += max(seconds, 0.0)
 
 
 async def deliver(services: Services, app: App) -> SendReport:

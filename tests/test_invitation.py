@@ -8,7 +8,6 @@ Sender runs on a fake pacing clock, so rate limits cost no real time.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import sqlite3
@@ -26,7 +25,7 @@ from bot.fakeapi import Call, FakeApiError, FakeTelegram, Sent
 from bot.handlers.invitation import FLOW
 from bot.services import Services
 from bot.storage import RoleGrant
-from tests.conftest import App, Person, PersonFactory, Turn, start_app, stop_app
+from tests.conftest import App, PacingClock, Person, PersonFactory, Turn, start_app, stop_app
 
 LYNGEN = 100000002  # config.yaml: coordinator for Lyngen
 ALTA = 100000003  # config.yaml: coordinator for Alta
@@ -56,23 +55,8 @@ AUDIENCES = {
 TEXT = "Oppstartsmøte torsdag 18.00 på biblioteket i Lyngseidet. Kaffe og en prat, ingen krav."
 
 
-class PaceClock:
-    """The Sender's pacing clock: it moves only when the Sender sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
-        self.t += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-
 def new_sender(services: Services) -> Sender:
-    clock = PaceClock()
+    clock = PacingClock()
     return Sender(services, sleep=clock.sleep, timer=clock)
 
 

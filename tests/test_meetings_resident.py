@@ -12,7 +12,6 @@ before the generic buttons router. Once app.py has them, the fixture adds nothin
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -37,7 +36,7 @@ from bot.meeting_jobs import enqueue_meeting_reminders
 from bot.meeting_views import announcement_payload, reminder_payload
 from bot.services import Services
 from bot.storage import Meeting
-from tests.conftest import USER_ID, Person, PersonFactory, Turn, stop_app
+from tests.conftest import USER_ID, PacingClock, Person, PersonFactory, Turn, stop_app
 
 T0 = 1_700_000_000.0  # Tuesday 14.11.2023 23:13 in Oslo
 DAY = 24 * 3600
@@ -62,20 +61,6 @@ class DocumentCapture(FakeBotRequest):
                 data = content if isinstance(content, bytes) else content.read()
                 self.files.append((str(name), data))
         return await super().do_request(url, method, request_data, *args, **kw)
-
-
-class PacingClock:
-    """The Sender's pacing clock: moves only when it sleeps, so delivery takes no real time."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
-        self.t += max(seconds, 0.0)
 
 
 @pytest.fixture
