@@ -29,9 +29,16 @@ async def show_topic(update: Update, context: BotContext, lang: str, topic_id: s
     services = context.services
     events.info("topic_opened topic=%s lang=%s", topic_id, lang)
     await send(update, render.topic_answer(services.content, services.config, lang, topic_id))
-    if services.content.topics[topic_id].forwardable:
-        await send(update, render.Rendered(services.content.text(lang, "on_behalf.forward_intro")))
-        await send(update, render.Rendered(services.content.text(lang, "on_behalf.forward_text")))
+    await send_forwardable(update, context, lang, topic_id)
+
+
+async def send_forwardable(update: Update, context: BotContext, lang: str, topic_id: str) -> None:
+    """After an answer about asking for someone else: a short text they can forward, alone in
+    its own message so it forwards cleanly."""
+    content = context.services.content
+    if content.topics[topic_id].forwardable:
+        await send(update, render.Rendered(content.text(lang, "on_behalf.forward_intro")))
+        await send(update, render.Rendered(content.text(lang, "on_behalf.forward_text")))
 
 
 HANDLERS = [CommandHandler("faq", faq_command, filters.ChatType.PRIVATE)]

@@ -11,7 +11,7 @@ from telegram.ext import MessageHandler, filters
 
 from bot import render
 from bot.answering import Reply, crisis_reply, faq_reply
-from bot.handlers import announce, interest, invitation
+from bot.handlers import announce, faq_menu, interest, invitation
 from bot.handlers.common import crisis_first, events, send, user_language
 from bot.services import BotContext
 
@@ -57,14 +57,8 @@ async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
     if services.reply_listener is not None:
         services.reply_listener(reply)
     await send(update, render.render_reply(reply, services.content, services.config))
-    if (
-        reply.kind == "answer"
-        and reply.topic_id
-        and services.content.topics[reply.topic_id].forwardable
-    ):
-        content = services.content
-        await send(update, render.Rendered(content.text(reply.lang, "on_behalf.forward_intro")))
-        await send(update, render.Rendered(content.text(reply.lang, "on_behalf.forward_text")))
+    if reply.kind == "answer" and reply.topic_id:
+        await faq_menu.send_forwardable(update, context, reply.lang, reply.topic_id)
 
 
 async def on_other(update: Update, context: BotContext) -> None:
