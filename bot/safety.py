@@ -8,12 +8,44 @@ from dataclasses import dataclass
 
 from bot.textnorm import apply_variants, normalise, tokens
 
+WORD_START = r"\b"
+NEVER = r"(?!x)x"
+
+
+def _alternation(patterns: Sequence[str]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+def combine(named: Mapping[str, Sequence[str]]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One regex for many patterns, and which named group stands for which name.
+
+    Patterns that begin with a word boundary share one leading `\\b`, so each alternative then
+    starts with a letter: Python's regex engine skips a branch whose first letter differs
+    without entering it, which makes a search about four times faster than `\\bA|\\bB|...`.
+    The set of texts matched is the same (`\\b(?:A|B)` is `\\bA|\\bB`).
+    """
+    at_word: list[str] = []
+    anywhere: list[str] = []
+    groups: dict[str, str] = {}
+    for name, patterns in named.items():
+        starts = [p.removeprefix(WORD_START) for p in patterns if p.startswith(WORD_START)]
+        others = [p for p in patterns if not p.startswith(WORD_START)]
+        for bucket, ps in ((at_word, starts), (anywhere, others)):
+            if ps:
+                group = f"g{len(groups)}"
+                groups[group] = name
+                bucket.append(f"(?P<{group}>{_alternation(ps)})")
+    parts = [f"{WORD_START}(?:{'|'.join(at_word)})"] if at_word else []
+    parts.extend(anywhere)
+    return re.compile("|".join(parts) or NEVER), groups
+
 
 @dataclass(frozen=True)
 class CrisisDetector:
     """Compiled crisis patterns from flows/safety.yaml."""
 
-    pattern: re.Pattern[str]  # one alternation, a named group per kind: one search per text
+    pattern: re.Pattern[str]  # one alternation, named groups per kind: one search per text
+    kinds: Mapping[str, str]  # named group -> kind ('suicide', 'self_harm', 'danger')
     exclude: re.Pattern[str] | None
     variants: Mapping[str, str]
 
@@ -24,14 +56,9 @@ class CrisisDetector:
         exclude: Sequence[str],
         variants: Mapping[str, str],
     ) -> CrisisDetector:
-        kinds = []
-        for kind, ps in patterns.items():
-            if ps:
-                alternatives = "|".join(f"(?:{p})" for p in ps)
-                kinds.append(f"(?P<{kind}>{alternatives})")
-        combined = re.compile("|".join(kinds) or r"(?!x)x")
-        excl = re.compile("|".join(f"(?:{p})" for p in exclude)) if exclude else None
-        return cls(combined, excl, dict(variants))
+        combined, kinds = combine({kind: ps for kind, ps in patterns.items() if ps})
+        excl = combine({"exclude": exclude})[0] if exclude else None
+        return cls(combined, kinds, excl, dict(variants))
 
     def detect(self, text: str) -> str | None:
         """The kind of crisis the message signals ('suicide', 'self_harm', 'danger'), or None."""
@@ -43,6 +70,6 @@ class CrisisDetector:
             if self.exclude is not None:
                 candidate = self.exclude.sub(" ", candidate)
             found = self.pattern.search(candidate)
-            if found is not None:
-                return found.lastgroup
+            if found is not None and found.lastgroup is not None:
+                return self.kinds[found.lastgroup]
         return None
