@@ -73,7 +73,7 @@ class Webhook:
     secret_token: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key per answer
 class Config:
     token: str | None = field(repr=False)
     mode: str
