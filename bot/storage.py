@@ -255,9 +255,6 @@ def _registration(row: Sequence[Any]) -> Registration:
     )  # fmt: skip
 
 
-LANG_CACHE_LIMIT = 100_000
-
-
 class Storage:
     """Typed async access to the bot's SQLite database.
 
@@ -269,10 +266,12 @@ class Storage:
         self._conn = conn
         self._clock = clock
         self._lock = asyncio.Lock()
-        # Every update asks for the chat language; a bounded cache spares a database round trip.
-        self._lang_cache: dict[str, str | None] = {}
-        # ... and whether the person is in a flow that waits for typed text: same reasoning.
-        self._flow_cache: dict[str, tuple[str, dict[str, Any]] | None] = {}
+        # Every update asks for the chat language and whether the person is in a flow that
+        # waits for typed text. Both tables are mirrored whole in memory (loaded on open, kept
+        # in step by every write below), so the answer never needs a database round trip. They
+        # hold only people who chose a language or are mid-flow: a few bytes each.
+        self._languages: dict[str, str] = {}
+        self._flows: dict[str, tuple[str, str]] = {}  # user key -> (flow, data as JSON)
 
     @classmethod
     async def open(cls, path: Path | str, clock: Callable[[], float]) -> Storage:
@@ -286,6 +285,7 @@ class Storage:
         await conn.execute("PRAGMA busy_timeout=5000")
         storage = cls(conn, clock)
         await storage._migrate()
+        await storage._load_mirrors()
         return storage
 
     async def close(self) -> None:
@@ -303,6 +303,14 @@ class Storage:
                 f"BEGIN; {script}; PRAGMA user_version = {target}; COMMIT;"
             )
 
+    async def _load_mirrors(self) -> None:
+        async with self._conn.execute(
+            "SELECT user_key, lang FROM residents WHERE lang IS NOT NULL AND lang != ''"
+        ) as cur:
+            self._languages = {str(key): str(lang) async for key, lang in cur}
+        async with self._conn.execute("SELECT user_key, flow, data FROM flow_state") as cur:
+            self._flows = {str(key): (str(flow), str(data)) async for key, flow, data in cur}
+
     async def _write(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Cursor:
         """One statement, committed, under the write lock: a commit from here can never land in
         the middle of a multi-statement change (forget, save, use_invite) and cut it in half."""
@@ -318,17 +326,7 @@ class Storage:
 
     async def get_language(self, user_key: str) -> str | None:
         """The language a resident chose with /language, or None."""
-        if user_key in self._lang_cache:
-            return self._lang_cache[user_key]
-        async with self._conn.execute(
-            "SELECT lang FROM residents WHERE user_key = ?", (user_key,)
-        ) as cur:
-            row = await cur.fetchone()
-        lang = str(row[0]) if row and row[0] else None
-        if len(self._lang_cache) >= LANG_CACHE_LIMIT:
-            self._lang_cache.clear()
-        self._lang_cache[user_key] = lang
-        return lang
+        return self._languages.get(user_key)
 
     async def set_language(self, user_key: str, lang: str) -> None:
         now = self._now()
@@ -338,7 +336,7 @@ class Storage:
             " updated_at = excluded.updated_at",
             (user_key, lang, now, now),
         )
-        self._lang_cache[user_key] = lang
+        self._languages[user_key] = lang
 
     async def forget_resident(self, user_key: str, week: int | None = None) -> int:
         """Erase every row about the person, in every table; returns how many rows went.
@@ -346,8 +344,8 @@ class Storage:
         A registration that goes this way is tallied as withdrawn (anonymously) first, so
         digests stay right without keeping anything about who it was.
         """
-        self._lang_cache.pop(user_key, None)
-        self._flow_cache.pop(user_key, None)
+        self._languages.pop(user_key, None)
+        self._flows.pop(user_key, None)
         async with self._lock:
             reg = await self._get_registration(user_key)
             if reg is not None and week is not None:
@@ -411,35 +409,23 @@ class Storage:
     # --- flow state --------------------------------------------------------------------------
 
     async def get_flow(self, user_key: str) -> tuple[str, dict[str, Any]] | None:
-        """The flow a person is in and its data, surviving restarts."""
-        if user_key in self._flow_cache:
-            cached = self._flow_cache[user_key]
-            return (cached[0], dict(cached[1])) if cached else None
-        async with self._conn.execute(
-            "SELECT flow, data FROM flow_state WHERE user_key = ?", (user_key,)
-        ) as cur:
-            row = await cur.fetchone()
-        state = (str(row[0]), dict(json.loads(row[1]))) if row else None
-        self._remember_flow(user_key, state)
-        return (state[0], dict(state[1])) if state else None
-
-    def _remember_flow(self, user_key: str, state: tuple[str, dict[str, Any]] | None) -> None:
-        if len(self._flow_cache) >= LANG_CACHE_LIMIT:
-            self._flow_cache.clear()
-        self._flow_cache[user_key] = state
+        """The flow a person is in and its data (a fresh copy), surviving restarts."""
+        state = self._flows.get(user_key)
+        return (state[0], dict(json.loads(state[1]))) if state else None
 
     async def set_flow(self, user_key: str, flow: str, data: dict[str, Any]) -> None:
+        encoded = json.dumps(data, ensure_ascii=False)
         await self._write(
             "INSERT INTO flow_state (user_key, flow, data, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_key) DO UPDATE SET flow = excluded.flow, data = excluded.data,"
             " updated_at = excluded.updated_at",
-            (user_key, flow, json.dumps(data, ensure_ascii=False), self._now()),
+            (user_key, flow, encoded, self._now()),
         )
-        self._remember_flow(user_key, (flow, dict(data)))
+        self._flows[user_key] = (flow, encoded)
 
     async def clear_flow(self, user_key: str) -> bool:
         cur = await self._write("DELETE FROM flow_state WHERE user_key = ?", (user_key,))
-        self._remember_flow(user_key, None)
+        self._flows.pop(user_key, None)
         return bool(cur.rowcount)
 
     # --- registrations -----------------------------------------------------------------------

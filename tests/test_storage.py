@@ -147,3 +147,27 @@ async def test_sql_in_keys_is_just_data(storage: Storage) -> None:
     assert await storage.has_resident(evil)
     assert await storage.forget_resident(evil) >= 1
     assert await storage.schema_version() == len(MIGRATIONS)
+
+
+async def test_a_flow_survives_reopening_and_each_read_is_a_fresh_copy(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    first = await Storage.open(path, clock)
+    await first.set_flow("k1", "interest", {"step": "place", "picked": ["Lyngen"]})
+    await first.set_flow("k2", "interest", {"step": "age"})
+    await first.clear_flow("k2")
+    state = await first.get_flow("k1")
+    assert state is not None
+    state[1]["picked"].append("Alta")  # a handler changing its copy changes nothing stored
+    assert await first.get_flow("k1") == ("interest", {"step": "place", "picked": ["Lyngen"]})
+    await first.close()
+
+    again = await Storage.open(path, clock)
+    try:
+        assert await again.get_flow("k1") == ("interest", {"step": "place", "picked": ["Lyngen"]})
+        assert await again.get_flow("k2") is None
+        await again.forget_resident("k1")
+        assert await again.get_flow("k1") is None
+    finally:
+        await again.close()
