@@ -35,6 +35,7 @@ from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer, load_or_create_
 from bot.safety import CrisisDetector
 from bot.services import BotContext, BotData, Services
 from bot.storage import Storage
+from bot.transport import JsonRequest
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,11 @@ def build_application(
         builder = builder.base_url(config.api_base_url)
     if config.file_base_url:
         builder = builder.base_file_url(config.file_base_url)
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Calls go out as JSON bodies (bot/transport.py); the pool sizes are the library's defaults.
+    builder = builder.request(request or JsonRequest(connection_pool_size=256))
+    builder = builder.get_updates_request(
+        get_updates_request or JsonRequest(connection_pool_size=1)
+    )
     if not with_updater:
         builder = builder.updater(None)
     app = builder.build()

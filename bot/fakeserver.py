@@ -26,7 +26,7 @@ import email.policy
 import json
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -162,6 +162,8 @@ class FakeTelegramServer:
         self._connections: set[asyncio.Task[None]] = set()
         self.port: int | None = None
         self.requests = 0  # HTTP requests answered, getUpdates included
+        # (method, body content type) of every call, to check how a client encodes its calls.
+        self.encodings: Counter[tuple[str, str]] = Counter()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -373,6 +375,7 @@ class FakeTelegramServer:
         except (_BadHttp, UnicodeDecodeError, ValueError) as exc:
             return 400, _bad_request(f"can't parse request parameters: {exc}")
         method = rest
+        self.encodings[(method, _content_kind(headers) if body else "none")] += 1
         half_trip = self.latency / 2 if method != "getUpdates" else 0.0
         if half_trip > 0:
             await asyncio.sleep(half_trip)
@@ -400,7 +403,7 @@ class FakeTelegramServer:
         if not body:
             return params
         content_type = headers.get("content-type", "")
-        kind = content_type.split(";")[0].strip().lower()
+        kind = _content_kind(headers)
         if kind == "application/x-www-form-urlencoded":
             params.update(parse_form(body))
         elif kind == "multipart/form-data":
@@ -413,6 +416,10 @@ class FakeTelegramServer:
         else:
             raise _BadHttp(f"unsupported content type {kind!r}")
         return params
+
+
+def _content_kind(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def _bad_request(detail: str) -> dict[str, Any]:
