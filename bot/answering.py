@@ -48,10 +48,10 @@ def crisis_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetecto
 
 def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
     """For a message already checked for crisis language: the FAQ's best reply."""
-    smalltalk = faq.smalltalk(text)
-    if smalltalk is not None:
-        return Reply("smalltalk", faq.detect_language(text, chat_lang), smalltalk=smalltalk)
-    match = faq.match(text, chat_lang)
+    reading = faq.read(text, chat_lang)
+    if reading.smalltalk is not None:
+        return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
+    match = faq.rank(reading)
     best = match.best
     if best is None or best.score < UNSURE:
         return Reply("unknown", match.lang, confidence=best.score if best else 0.0)

@@ -56,6 +56,15 @@ class Match:
 Vector = dict[str, float]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A question read once: its words, its language, and whether it is only small talk."""
+
+    words: tuple[str, ...]  # normalised word tokens, before nynorsk/dialect mapping
+    lang: str
+    smalltalk: str | None  # "thanks" or "greeting" when that is all the message says
+
+
 class _LanguageIndex:
     """TF-IDF index of one language's topics."""
 
@@ -112,19 +121,24 @@ class _LanguageIndex:
         }
         # Term-major matrices of unit-length rows: a question's scores are then a few rows
         # picked by its terms and one matrix product (numpy), instead of Python loops.
+        # Columns: every example, grouped by topic, then every topic as a whole; so one row
+        # pick and one product score both, and each topic's best example is one reduceat.
         self._column = {t: i for i, t in enumerate(sorted(self.idf))}
         self._topic_ids = list(self.topics)
         topic_row = {tid: i for i, tid in enumerate(self._topic_ids)}
-        self._example_topic = np.array([topic_row[tid] for tid, _v, _n in self.examples])
-        self._example_matrix = np.zeros((len(self._column), len(self.examples)))
-        for i, (_tid, vec, norm) in enumerate(self.examples):
+        self.examples.sort(key=lambda example: topic_row[example[0]])  # stable: keeps order
+        example_topics = [topic_row[tid] for tid, _v, _n in self.examples]
+        self._with_examples = np.array(sorted(set(example_topics)), dtype=np.intp)
+        self._example_starts = np.array(
+            [example_topics.index(j) for j in self._with_examples], dtype=np.intp
+        )
+        self._n_examples = len(self.examples)
+        columns = [(vec, norm) for _tid, vec, norm in self.examples]
+        columns += [self.topics[tid] for tid in self._topic_ids]
+        self._matrix = np.zeros((len(self._column), len(columns)))
+        for j, (vec, norm) in enumerate(columns):
             for t, w in vec.items():
-                self._example_matrix[self._column[t], i] = w / norm
-        self._topic_matrix = np.zeros((len(self._column), len(self._topic_ids)))
-        for j, tid in enumerate(self._topic_ids):
-            vec, norm = self.topics[tid]
-            for t, w in vec.items():
-                self._topic_matrix[self._column[t], j] = w / norm
+                self._matrix[self._column[t], j] = w / norm
 
     def _words(self, text: str) -> list[str]:
         words = apply_variants(tokens(normalise(text)), self.variants)
@@ -214,12 +228,14 @@ class _LanguageIndex:
             if t in self.idf
         }
 
-    def query_vector(self, text: str) -> tuple[Vector, float]:
+    def query_vector(self, words: Iterable[str]) -> tuple[Vector, float]:
         """The question's TF-IDF vector and the share of its words the index knows."""
         weights: dict[str, float] = {}
         terms: list[str] = []
         unknown = 0
-        for w in self._words(text):
+        for w in apply_variants(list(words), self.variants):
+            if w in self.stopwords:
+                continue
             found = self._query_terms(w)
             if not found and len(w) > 2:
                 unknown += 1
@@ -233,29 +249,27 @@ class _LanguageIndex:
         coverage = known / (known + unknown * self.max_idf) if known else 0.0
         return vector, coverage
 
-    def rank(self, text: str, limit: int = 3) -> list[Ranked]:
-        """The best `limit` topics for `text`, best first (ties broken by topic id)."""
-        query, coverage = self.query_vector(text)
+    def rank(self, words: Iterable[str], limit: int = 3) -> list[Ranked]:
+        """The best `limit` topics for a question's words, best first (ties by topic id)."""
+        query, coverage = self.query_vector(words)
         query_norm = math.sqrt(sum(w * w for w in query.values()))
         if not query_norm:
             return []
         rows = [self._column[t] for t in query]
-        weights = np.fromiter(query.values(), dtype=float, count=len(rows)) / query_norm
-        example_scores = weights @ self._example_matrix[rows]
-        best_example = np.zeros(len(self._topic_ids))
-        np.maximum.at(best_example, self._example_topic, example_scores)
-        whole = weights @ self._topic_matrix[rows]
-        scores = (EXAMPLE_WEIGHT * best_example + (1 - EXAMPLE_WEIGHT) * whole) * math.sqrt(
-            coverage
-        )
+        weights = np.fromiter(query.values(), dtype=float, count=len(rows))
+        weights *= math.sqrt(coverage) / query_norm
+        scored = weights @ self._matrix[rows]
+        scores = scored[self._n_examples :] * (1 - EXAMPLE_WEIGHT)
+        best_example = np.maximum.reduceat(scored[: self._n_examples], self._example_starts)
+        scores[self._with_examples] += EXAMPLE_WEIGHT * best_example
         rounded = np.round(scores, 4)
         best = np.flatnonzero(rounded > 0.0)
         if len(best) > limit:  # only the top few (and any tied with the last) become objects
             cut = np.partition(rounded[best], -limit)[-limit]
             best = best[rounded[best] >= cut]
-        scored = [Ranked(self._topic_ids[j], float(rounded[j])) for j in best]
-        scored.sort(key=lambda r: (-r.score, r.topic_id))
-        return scored[:limit]
+        ranked = [Ranked(self._topic_ids[j], float(rounded[j])) for j in best]
+        ranked.sort(key=lambda r: (-r.score, r.topic_id))
+        return ranked[:limit]
 
 
 class FaqIndex:
@@ -280,21 +294,27 @@ class FaqIndex:
             for lang in LANGUAGES
         }
 
+    def read(self, text: str, fallback_lang: str) -> Reading:
+        """Normalise and split the message once, for everything asked of it below."""
+        words = tuple(tokens(normalise(text)))
+        hints_en, hints_nb = self._hints["en"], self._hints["nb"]
+        en = sum(w in hints_en for w in words)
+        nb = sum(w in hints_nb for w in words)
+        lang = "en" if en > nb else "nb" if nb > en else fallback_lang
+        return Reading(words, lang, self._smalltalk.get(" ".join(words)))
+
     def smalltalk(self, text: str) -> str | None:
         """'thanks' or 'greeting' when the whole message is just that, else None."""
-        return self._smalltalk.get(" ".join(tokens(normalise(text))))
+        return self.read(text, "nb").smalltalk
 
     def detect_language(self, text: str, fallback: str) -> str:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
-        words = tokens(normalise(text))
-        counts = {lang: sum(w in self._hints[lang] for w in words) for lang in LANGUAGES}
-        if counts["en"] > counts["nb"]:
-            return "en"
-        if counts["nb"] > counts["en"]:
-            return "nb"
-        return fallback
+        return self.read(text, fallback).lang
+
+    def rank(self, reading: Reading, limit: int = 3) -> Match:
+        """Rank topics for a question read; its language decides the index and reply language."""
+        return Match(reading.lang, tuple(self._indexes[reading.lang].rank(reading.words, limit)))
 
     def match(self, text: str, fallback_lang: str, limit: int = 3) -> Match:
         """Rank topics for `text`; the language decides which index (and reply language)."""
-        lang = self.detect_language(text, fallback_lang)
-        return Match(lang, tuple(self._indexes[lang].rank(text, limit)))
+        return self.rank(self.read(text, fallback_lang), limit)
