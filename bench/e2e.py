@@ -219,6 +219,8 @@ async def timed_polling_run(
     if updater is None:
         raise RuntimeError("the application was built without an updater")
     async with app:
+        if app.post_init is not None:  # as run_polling does: the bot's start-up hook
+            await app.post_init(app)
         await updater.start_polling(poll_interval=0.0, timeout=POLL_TIMEOUT)
         await app.start()
         try:

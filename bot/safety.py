@@ -65,6 +65,8 @@ class CrisisDetector:
         raw = normalise(text, limit=None)
         mapped = " ".join(apply_variants(tokens(raw), self.variants))
         for candidate in (mapped, raw):
+            if self.pattern.search(candidate) is None:
+                continue  # the common case: exclusions can only take a match away
             # Cut out what is clearly past or about others, so the rest is still checked:
             # "my brother took his life and now I want to die too" must still be caught.
             if self.exclude is not None:

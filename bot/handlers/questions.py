@@ -76,7 +76,7 @@ async def on_other(update: Update, context: BotContext) -> None:
     )
 
 
-HANDLERS = [
-    MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text),
-    MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other),
-]
+FREE_TEXT = MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text)
+NOT_TEXT = MessageHandler(
+    filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other
+)
