@@ -128,13 +128,16 @@ class _LanguageIndex:
         topic_row = {tid: i for i, tid in enumerate(self._topic_ids)}
         self.examples.sort(key=lambda example: topic_row[example[0]])  # stable: keeps order
         example_topics = [topic_row[tid] for tid, _v, _n in self.examples]
-        self._with_examples = np.array(sorted(set(example_topics)), dtype=np.intp)
+        if sorted(set(example_topics)) != list(range(len(self._topic_ids))):
+            raise ValueError(f"{lang}: every topic needs at least one example phrasing")
         self._example_starts = np.array(
-            [example_topics.index(j) for j in self._with_examples], dtype=np.intp
+            [example_topics.index(j) for j in range(len(self._topic_ids))], dtype=np.intp
         )
         self._n_examples = len(self.examples)
-        columns = [(vec, norm) for _tid, vec, norm in self.examples]
-        columns += [self.topics[tid] for tid in self._topic_ids]
+        # Each column carries its share of the score, so a topic's score is its own column
+        # plus its best example's: no further arithmetic per question.
+        columns = [(vec, norm / EXAMPLE_WEIGHT) for _tid, vec, norm in self.examples]
+        columns += [(vec, norm / (1 - EXAMPLE_WEIGHT)) for vec, norm in self.topics.values()]
         self._matrix = np.zeros((len(self._column), len(columns)))
         for j, (vec, norm) in enumerate(columns):
             for t, w in vec.items():
@@ -230,19 +233,23 @@ class _LanguageIndex:
 
     def query_vector(self, words: Iterable[str]) -> tuple[Vector, float]:
         """The question's TF-IDF vector and the share of its words the index knows."""
-        weights: dict[str, float] = {}
-        terms: list[str] = []
+        counts: dict[str, int] = {}
+        weights: dict[str, float] = {}  # a typo's term counts as much as its likeness
         unknown = 0
-        for w in apply_variants(list(words), self.variants):
-            if w in self.stopwords:
+        variants, stopwords, cache = self.variants, self.stopwords, self._query_cache
+        for word in words:
+            word = variants.get(word, word)
+            if word in stopwords:
                 continue
-            found = self._query_terms(w)
-            if not found and len(w) > 2:
+            found = cache.get(word) or self._query_terms(word)
+            if not found and len(word) > 2:
                 unknown += 1
             for term, weight in found:
-                terms.append(term)
-                weights[term] = max(weights.get(term, 0.0), weight)
-        vector = self._vector(terms, weights)
+                counts[term] = counts.get(term, 0) + 1
+                if weight > weights.get(term, 0.0):
+                    weights[term] = weight
+        idf = self.idf  # every term found is in it
+        vector = {t: (1 + math.log(c)) * idf[t] * weights[t] for t, c in counts.items()}
         known = sum(vector.values())
         # An unknown word weighs like the rarest known one: "kva er klokka" is not about groups
         # just because "kva er" occurs in many questions.
@@ -259,14 +266,11 @@ class _LanguageIndex:
         weights = np.fromiter(query.values(), dtype=float, count=len(rows))
         weights *= math.sqrt(coverage) / query_norm
         scored = weights @ self._matrix[rows]
-        scores = scored[self._n_examples :] * (1 - EXAMPLE_WEIGHT)
         best_example = np.maximum.reduceat(scored[: self._n_examples], self._example_starts)
-        scores[self._with_examples] += EXAMPLE_WEIGHT * best_example
-        rounded = np.round(scores, 4)
-        best = np.flatnonzero(rounded > 0.0)
-        if len(best) > limit:  # only the top few (and any tied with the last) become objects
-            cut = np.partition(rounded[best], -limit)[-limit]
-            best = best[rounded[best] >= cut]
+        rounded = np.round(best_example + scored[self._n_examples :], 4)
+        # Only the top few (and any tied with the last of them) become objects.
+        cut = np.partition(rounded, -limit)[-limit] if len(rounded) > limit else 0.0
+        best = np.flatnonzero(rounded >= cut) if cut > 0.0 else np.flatnonzero(rounded > 0.0)
         ranked = [Ranked(self._topic_ids[j], float(rounded[j])) for j in best]
         ranked.sort(key=lambda r: (-r.score, r.topic_id))
         return ranked[:limit]
