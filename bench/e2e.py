@@ -24,6 +24,11 @@ message carrying its callback data) and must echo each one.
 
 bot_per_s and echo_per_s are updates handled per second; ratio = bot / echo (target >= 0.8);
 rss_mb is the peak resident memory of the whole process (target < 150).
+
+The bot sends its calls as JSON bodies (bot/transport.py) and does not parse Telegram's answer
+to a reply back into objects (bot/replybot.py); the bare echo does both the library's way. So
+that the bot's own logic is not hidden by that, a third run, printed before the final line,
+echoes on the bot's transport: "bot / this echo" is what the bot's logic costs on top.
 --breakdown times the matcher, the language lookup and the Bot API calls inside the timed runs
 (cheap wrappers, unlike --profile's cProfile, which slows everything several times).
 """
@@ -57,7 +62,9 @@ from bot.content import Content, load_content
 from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
 from bot.fakeserver import FakeTelegramServer
 from bot.fakeupdates import callback_update_json, message_update_json
+from bot.replybot import ReplyBot
 from bot.storage import Storage
+from bot.transport import JsonRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2400
@@ -271,13 +278,36 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:  # n
     await update.message.reply_text(update.message.text)
 
 
-async def run_echo(updates: list[dict[str, Any]], profiler: cProfile.Profile | None) -> RunResult:
-    """A bare python-telegram-bot echo bot with the library's default settings."""
+async def lean_echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Say it back through the bot's own lean send path."""
+    if update.message is None or update.message.text is None:
+        return
+    if not isinstance(context.bot, ReplyBot):
+        raise TypeError("the lean echo needs a ReplyBot")
+    await context.bot.send_text(update.message.chat_id, update.message.text)
+
+
+async def run_echo(
+    updates: list[dict[str, Any]], profiler: cProfile.Profile | None, lean: bool = False
+) -> RunResult:
+    """A bare python-telegram-bot echo bot with the library's default settings; with `lean`,
+    the same echo on the bot's own transport (JSON bodies, replies not parsed back)."""
     server = FakeTelegramServer(token=TOKEN)
     base_url = await server.start()
     try:
-        app = ApplicationBuilder().token(TOKEN).base_url(base_url).build()
-        app.add_handler(MessageHandler(filters.TEXT, echo))
+        app: Application[Any, Any, Any, Any, Any, Any]
+        if lean:
+            replybot = ReplyBot(
+                TOKEN,
+                base_url=base_url,
+                request=JsonRequest(connection_pool_size=256),
+                get_updates_request=JsonRequest(connection_pool_size=1),
+            )
+            app = ApplicationBuilder().bot(replybot).build()
+            app.add_handler(MessageHandler(filters.TEXT, lean_echo))
+        else:
+            app = ApplicationBuilder().token(TOKEN).base_url(base_url).build()
+            app.add_handler(MessageHandler(filters.TEXT, echo))
         return await timed_polling_run(app, server, updates, len(updates), profiler)
     finally:
         await server.stop()
@@ -419,13 +449,26 @@ async def main_async(args: argparse.Namespace) -> None:
             f" = {echoed.per_s:.0f} updates/s",
             flush=True,
         )
+        # For the record: the same echo on the bot's own transport, so what the bot's logic
+        # costs can be told apart from what its leaner transport saves.
+        lean = await run_echo(echo_updates, None, lean=True)
+        print(
+            f"echo on the bot's transport (JSON bodies, replies not parsed back):"
+            f" {lean.per_s:.0f} updates/s; bot / this echo = {bot.per_s / lean.per_s:.2f}",
+            flush=True,
+        )
     if breakdown is not None:
         print(f"where the time goes (wall time inside the timed runs):\n{bot_parts}\n{echo_parts}")
     for profiler, label in ((bot_profiler, "bot"), (echo_profiler, "echo")):
         if profiler is not None:
             print_profile(profiler, label)
 
-    failed = bot.replies < expected or echoed.replies < echoed.updates or mismatched
+    failed = (
+        bot.replies < expected
+        or echoed.replies < echoed.updates
+        or lean.replies < lean.updates
+        or mismatched
+    )
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ratio = bot.per_s / echoed.per_s if echoed.per_s else 0.0
     print(f"(whole benchmark took {time.perf_counter() - wall:.1f}s)", flush=True)

@@ -33,6 +33,7 @@ from bot.handlers import (
     start,
 )
 from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer, load_or_create_key
+from bot.replybot import ReplyBot
 from bot.safety import CrisisDetector
 from bot.services import BotContext, BotData, Services
 from bot.storage import Storage
@@ -113,6 +114,10 @@ async def register_commands(app: Application) -> None:
         await app.bot.set_my_commands(menu("nb"), language_code=code)
 
 
+TELEGRAM_API_URL = "https://api.telegram.org/bot"  # python-telegram-bot's defaults
+TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
+
+
 def build_application(
     services: Services,
     *,
@@ -128,20 +133,19 @@ def build_application(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     config = services.config
+    replybot = ReplyBot(
+        config.token or OFFLINE_TOKEN,
+        base_url=config.api_base_url or TELEGRAM_API_URL,
+        base_file_url=config.file_base_url or TELEGRAM_FILE_URL,
+        # Calls go out as JSON bodies (bot/transport.py); pool sizes are the library's defaults.
+        request=request or JsonRequest(connection_pool_size=256),
+        get_updates_request=get_updates_request or JsonRequest(connection_pool_size=1),
+    )
     builder = (
         ApplicationBuilder()
-        .token(config.token or OFFLINE_TOKEN)
+        .bot(replybot)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .post_init(on_ready)
-    )
-    if config.api_base_url:
-        builder = builder.base_url(config.api_base_url)
-    if config.file_base_url:
-        builder = builder.base_file_url(config.file_base_url)
-    # Calls go out as JSON bodies (bot/transport.py); the pool sizes are the library's defaults.
-    builder = builder.request(request or JsonRequest(connection_pool_size=256))
-    builder = builder.get_updates_request(
-        get_updates_request or JsonRequest(connection_pool_size=1)
     )
     if not with_updater:
         builder = builder.updater(None)

@@ -11,6 +11,7 @@ from telegram.error import BadRequest
 
 from bot.config import LANGUAGES
 from bot.render import Rendered, crisis_reply
+from bot.replybot import ReplyBot
 from bot.roles import Roles, roles_for
 from bot.services import BotContext, Services
 
@@ -88,15 +89,25 @@ async def send(update: Update, rendered: Rendered) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    await chat.send_message(rendered.text, reply_markup=rendered.keyboard)
+    bot = chat.get_bot()
+    if isinstance(bot, ReplyBot):  # always, in an app from bot.app.build_application
+        await bot.send_text(chat.id, rendered.text, rendered.keyboard)
+    else:
+        await chat.send_message(rendered.text, reply_markup=rendered.keyboard)
 
 
 async def show(update: Update, rendered: Rendered) -> None:
     """Reply to a button press by editing its message in place; a new message otherwise."""
     query = update.callback_query
     if query is not None and query.message is not None:
+        message, bot = query.message, query.get_bot()
         try:
-            await query.edit_message_text(rendered.text, reply_markup=rendered.keyboard)
+            if isinstance(bot, ReplyBot):
+                await bot.edit_text(
+                    message.chat.id, message.message_id, rendered.text, rendered.keyboard
+                )
+            else:
+                await query.edit_message_text(rendered.text, reply_markup=rendered.keyboard)
             return
         except BadRequest:
             pass  # too old to edit, or unchanged: a fresh message is just as good
