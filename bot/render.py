@@ -123,6 +123,7 @@ def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> 
     return Rendered(answer, _rows(buttons))
 
 
+@lru_cache(maxsize=1024)  # a few hundred distinct sets of two or three topics, at most
 def suggestions(content: Content, lang: str, topic_ids: tuple[str, ...]) -> Rendered:
     buttons = [topic_button(content, lang, tid) for tid in topic_ids]
     buttons.append(menu_button(content, lang))

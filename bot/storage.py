@@ -408,6 +408,11 @@ class Storage:
 
     # --- flow state --------------------------------------------------------------------------
 
+    def flow_name(self, user_key: str) -> str | None:
+        """Which multi-step flow the person is in, if any (answered from memory)."""
+        state = self._flows.get(user_key)
+        return state[0] if state else None
+
     async def get_flow(self, user_key: str) -> tuple[str, dict[str, Any]] | None:
         """The flow a person is in and its data (a fresh copy), surviving restarts."""
         state = self._flows.get(user_key)

@@ -27,16 +27,20 @@ async def on_text(update: Update, context: BotContext) -> None:
     crisis = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
     if crisis is not None:
         await _reply(update, context, crisis)
+    # Only someone in a multi-step flow can be typing into one (most people never are).
+    user = update.effective_user
+    in_flow = user is not None and bool(services.storage.flow_name(services.user_key(user.id)))
     # A coordinator's invitation or an office's announcement being composed keeps its text
     # (after the numbers, if any: an announcement may well speak of suicide). Only people
     # holding those roles ever have such a draft.
-    for composer in (invitation.handle_text, announce.handle_text):
-        if await composer(update, context, message.text):
-            return
+    if in_flow:
+        for composer in (invitation.handle_text, announce.handle_text):
+            if await composer(update, context, message.text):
+                return
     if crisis is not None:
         return
     # Then a municipality typed into the interest flow; everything else is a question.
-    if await interest.handle_typed_place(update, context, message.text):
+    if in_flow and await interest.handle_typed_place(update, context, message.text):
         return
     await _reply(update, context, faq_reply(message.text, chat_lang, services.faq))
 
