@@ -370,7 +370,7 @@ class Breakdown:
 
         self._wrap_sync(bot.handlers.questions, "crisis_reply", "crisis_reply (crisis check)")
         self._wrap_sync(bot.handlers.questions, "faq_reply", "faq_reply (FAQ match)")
-        self._wrap_async(Storage, "get_language", "storage.get_language (aiosqlite)")
+        self._wrap_async(Storage, "get_language", "storage.get_language (from memory)")
         self._wrap_async(Bot, "_post", "Bot API calls but getUpdates", long_poll)
 
     def uninstall(self) -> None:
