@@ -1,5 +1,7 @@
-"""How an information meeting looks to residents: the announcement, its buttons, the reminder,
-and the change and cancellation notices (outbox payloads, text from flows/).
+"""How information meetings look to residents: the announcement, its buttons, the reminder,
+the change and cancellation notices (outbox payloads), the calendar file, and what /meetings
+shows of the places a person follows (text from flows/, button data as bot.meeting_subscriptions
+parses it).
 
 Resident buttons are `mt:<meeting id>:<action>` with action ics (calendar file), rem (remind me),
 go (I'm coming) or stop (stop these messages).
@@ -11,12 +13,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.calendar_file import ics_filename, meeting_ics
+from bot.config import Config, Municipality, Region
 from bot.content import Content
+from bot.meeting_subscriptions import Place
+from bot.render import Rendered
 from bot.storage import Meeting
 from bot.when import format_when
-
-ACTIONS = ("ics", "rem", "go", "stop")
 
 
 def meeting_time(meeting: Meeting, config: Config) -> datetime:
@@ -90,3 +95,117 @@ def reminder_payload(
 ) -> dict[str, Any]:
     """Sent the day before to those who pressed "Remind me"."""
     return _notice(content, config, lang, meeting, "meetings.reminder.heading", with_ics=True)
+
+
+def calendar_document(
+    content: Content, config: Config, lang: str, meeting: Meeting, now: float
+) -> tuple[bytes, str, str]:
+    """(file bytes, file name, caption) of the meeting's calendar file."""
+    tz = config.timezone
+    data = meeting_ics(meeting, content=content, lang=lang, now=now, tz=tz)
+    caption = content.text(lang, "subscribe.meeting.ics_caption", title=meeting.title)
+    return data, ics_filename(meeting, tz), caption
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def follow_button(content: Content, lang: str, municipality: Municipality) -> InlineKeyboardButton:
+    """The "Follow information meetings in Lyngen" button for the end of the interest flow."""
+    label = content.text(lang, "subscribe.button.follow", place=municipality.name)
+    return _button(label, f"ms:sub:{municipality.code}")
+
+
+def place_label(content: Content, config: Config, lang: str, place: Place) -> str:
+    region_id, name = place
+    if name:
+        return name
+    region = config.region(region_id)
+    return content.text(
+        lang, "subscribe.whole_region", region=region.name if region else region_id
+    )
+
+
+def _place_data(config: Config, place: Place, action: str) -> str | None:
+    """`ms:<action>:<code>` for a municipality, `ms:<action>r:<region>` for a region."""
+    region_id, name = place
+    if not name:
+        return f"ms:{action}r:{region_id}" if config.region(region_id) else None
+    m = config.municipality_named(name)
+    return f"ms:{action}:{m.code}" if m is not None and m.region_id == region_id else None
+
+
+def follow_note(
+    content: Content, config: Config, lang: str, note: str, place: Place | None
+) -> str:
+    """The line above the overview after a change (`note` a content key, '' for none)."""
+    if not note:
+        return ""
+    if place is None:
+        return content.text(lang, note)
+    return content.text(lang, note, place=place_label(content, config, lang, place))
+
+
+def overview(
+    content: Content, config: Config, lang: str, places: list[Place], note: str = ""
+) -> Rendered:
+    """What the person follows, a button per region to follow more, and a stop per place."""
+    t = content.text
+    if places:
+        lines = "\n".join(
+            t(lang, "subscribe.place_line", place=place_label(content, config, lang, p))
+            for p in places
+        )
+        text = t(lang, "subscribe.some", places=lines)
+    else:
+        text = t(lang, "subscribe.none")
+    rows = [
+        [_button(t(lang, "subscribe.button.region", region=r.name), f"ms:r:{r.id}")]
+        for r in config.regions
+    ]
+    for p in places:
+        data = _place_data(config, p, "un")
+        if data is not None:
+            label = t(lang, "subscribe.button.stop", place=place_label(content, config, lang, p))
+            rows.append([_button(label, data)])
+    if places:
+        rows.append([_button(t(lang, "subscribe.button.stop_all"), "ms:all")])
+    return Rendered(f"{note}\n\n{text}" if note else text, InlineKeyboardMarkup(rows))
+
+
+def region_view(content: Content, lang: str, region: Region, places: list[Place]) -> Rendered:
+    """The whole region first, then each municipality; ✓ on what is already followed."""
+    t = content.text
+
+    def label(name: str, followed: bool) -> str:
+        return t(lang, "subscribe.followed", name=name) if followed else name
+
+    whole = t(lang, "subscribe.button.whole_region", region=region.name)
+    rows = [[_button(label(whole, (region.id, "") in places), f"ms:w:{region.id}")]]
+    rows += [
+        [_button(label(m.name, (region.id, m.name) in places), f"ms:m:{m.code}")]
+        for m in region.municipalities
+    ]
+    rows.append([_button(t(lang, "subscribe.button.back"), "ms:home")])
+    return Rendered(
+        t(lang, "subscribe.region_intro", region=region.name), InlineKeyboardMarkup(rows)
+    )
+
+
+def stopped_view(content: Content, config: Config, lang: str, removed: list[Place]) -> Rendered:
+    """After "stop" on an announcement: what stopped, "follow again" per place, the overview."""
+    rows = []
+    for place in removed:
+        data = _place_data(config, place, "sub")
+        if data is not None:
+            label = place_label(content, config, lang, place)
+            text = content.text(lang, "subscribe.button.follow_again", place=label)
+            rows.append([_button(text, data)])
+    rows.append([_button(content.text(lang, "subscribe.button.overview"), "ms:home")])
+    if removed:
+        labels = ", ".join(place_label(content, config, lang, p) for p in removed)
+        text = content.text(lang, "subscribe.meeting.stopped", places=labels)
+    else:
+        text = content.text(lang, "subscribe.meeting.stopped_nothing")
+    return Rendered(text, InlineKeyboardMarkup(rows))
