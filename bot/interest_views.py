@@ -10,8 +10,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.config import Config, Municipality
 from bot.content import Content
 from bot.interest import TIMES, Draft, kinds
-from bot.render import Rendered
+from bot.interest_flow import Move
+from bot.render import Rendered, topic_button
 from bot.storage import Registration
+
+# FAQ topics offered to someone "not sure" at the entry ticket.
+UNSURE_TOPICS = ("entry_ticket", "who_for", "what_problems", "time_to_decide")
+# Moves whose whole answer is one text.
+_DONE_TEXTS = {
+    "withdraw": "mine.withdrawn",
+    "delete": "retention.deleted",
+    "cancelled": "interest.cancelled",
+}
 
 
 def _button(text: str, data: str) -> InlineKeyboardButton:
@@ -148,6 +158,63 @@ def matches_view(content: Content, lang: str, matches: list[Municipality]) -> Re
     buttons = [_button(m.name, f"i:m:{m.code}") for m in matches]
     buttons.append(_button(t(lang, "interest.place_none_of_these"), "i:t"))
     return Rendered(t(lang, "interest.place_matches"), _column(buttons))
+
+
+def typed_place_view(
+    content: Content, config: Config, lang: str, typing: Draft, matches: list[Municipality]
+) -> Rendered:
+    """The closest matches to a typed place; with none, the place buttons again."""
+    view = matches_view(content, lang, matches)
+    if matches:
+        return view
+    return Rendered(view.text, step_view(content, config, lang, typing).keyboard)
+
+
+def stale_view(content: Content, config: Config, lang: str, draft: Draft) -> Rendered:
+    """A button from another step: say so, and show the step they are at."""
+    step = step_view(content, config, lang, draft)
+    return Rendered(f"{content.text(lang, 'interest.stale')}\n\n{step.text}", step.keyboard)
+
+
+def unsure_view(content: Content, lang: str) -> Rendered:
+    buttons = [topic_button(content, lang, tid) for tid in UNSURE_TOPICS]
+    return Rendered(content.text(lang, "interest.unsure"), _column(buttons))
+
+
+def move_view(content: Content, config: Config, lang: str, move: Move) -> Rendered:
+    """What a press that steps or ends the flow shows (start, stale, save, keep and on_behalf
+    are shown by the handler)."""
+    if move.kind == "step":
+        return step_view(content, config, lang, move.draft)
+    if move.kind == "change_menu":
+        summary = summary_view(content, config, lang, move.draft)
+        return Rendered(summary.text, change_menu(content, lang))
+    if move.kind == "unsure":
+        return unsure_view(content, lang)
+    if move.kind == "limits_refused":
+        return Rendered(content.text(lang, "interest.limits_refused", min_age=config.min_age))
+    return Rendered(content.text(lang, _DONE_TEXTS[move.kind]))
+
+
+def saved_view(
+    content: Content, config: Config, lang: str, follow: InlineKeyboardButton | None
+) -> Rendered:
+    """A new registration is saved; `follow` offers the information meetings there."""
+    text = content.text(lang, "interest.saved", retention_days=config.retention_days)
+    return Rendered(text, InlineKeyboardMarkup([[follow]]) if follow else None)
+
+
+def updated_view(content: Content, config: Config, lang: str, reg: Registration) -> Rendered:
+    """A change to the registration is saved: say so above what is registered now."""
+    view = mine_view(content, config, lang, reg)
+    return Rendered(f"{content.text(lang, 'mine.updated')}\n\n{view.text}", view.keyboard)
+
+
+def kept_view(content: Content, config: Config, lang: str, expires: int | None) -> Rendered:
+    """ "Keep" on the retention reminder: the new expiry, or that nothing is registered."""
+    if expires is None:
+        return Rendered(content.text(lang, "mine.none"))
+    return Rendered(content.text(lang, "retention.kept", expires=expiry_date(expires, config)))
 
 
 def _date(ts: int, config: Config) -> str:

@@ -16,8 +16,8 @@ from bot.clock import DAY, week_index
 from bot.config import Config
 from bot.content import Content
 from bot.fakeapi import FakeTelegram, Sent
-from bot.handlers.interest import UNSURE_TOPICS
 from bot.interest import FLOW, Draft
+from bot.interest_views import UNSURE_TOPICS
 from bot.services import Services
 from bot.storage import EventTally, Registration
 from tests.conftest import USER_ID, Person, PersonFactory, Turn, start_app, stop_app
