@@ -10,6 +10,7 @@ each edit returns to the preview.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -52,7 +53,7 @@ def read_field(
         if not isinstance(result, datetime):
             return FieldProblem(f"when.error.{result}")
         return {"starts_at": int(result.timestamp())}
-    if step == "link" and (not value.startswith("https://") or " " in value):
+    if step == "link" and not re.fullmatch(r"https://\S+", value):  # no bare scheme, no spaces
         return FieldProblem("announce.bad_link")
     return {step: value}
 

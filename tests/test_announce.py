@@ -14,13 +14,16 @@ Config (config.yaml): office 100000004 covers nord-norge; coordinator 100000002 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.announcements import MAX_CHARS
 from bot.broadcast import Sender, SendReport
+from bot.config import Office
 from bot.fakeapi import Call, FakeApiError, FakeTelegram, Sent
 from bot.meeting_views import announcement_payload
 from bot.progress import report_progress
@@ -70,9 +73,9 @@ async def press(services: Services, person: Person, sent: Sent, plain: str) -> T
     return await person.press(signed(services, person, sent, plain), on=sent)
 
 
-async def skip(services: Services, person: Person, sent: Sent) -> Turn:
+async def skip(services: Services, person: Person, sent: Sent, lang: str = "nb") -> Turn:
     """Press "Skip" on a question (found by its label: the data names the step or not)."""
-    return await person.press_label(sent, ui(services, "announce.skip"))
+    return await person.press_label(sent, ui(services, "announce.skip", lang))
 
 
 async def step_of(services: Services, person: Person) -> str | None:
@@ -806,3 +809,333 @@ async def test_crisis_words_in_an_announcement_get_the_numbers_and_keep_the_draf
     turn = await person.say(CRISIS_TEXT)
     assert crisis in turn.text
     assert "113" in turn.text
+
+
+# --- paths a reviewer found untested -----------------------------------------------------------
+
+INNLANDET = ("Lillehammer", "Nord-Aurdal", "Gjøvik")
+
+
+def cover_regions(services: Services, *regions: str) -> None:
+    """config.yaml with the office covering `regions` (the sample office covers one)."""
+    offices = tuple(Office(OFFICE, r) for r in regions)
+    services.config = dataclasses.replace(services.config, offices=offices)
+
+
+def stored_meeting(region_id: str, title: str, starts_at: datetime, *places: str) -> Meeting:
+    """A meeting as another office (or this one, earlier) saved it."""
+    return Meeting(
+        id=0,
+        uid=f"uid-{title}",
+        office_key="another-office",
+        office_chat=b"x",
+        region_id=region_id,
+        title=title,
+        starts_at=int(starts_at.timestamp()),
+        place=places[0],
+        link=None,
+        description=None,
+        municipalities=places,
+    )
+
+
+async def test_an_office_for_several_regions_chooses_the_region_first(
+    services: Services, app: App, fake: FakeTelegram, person_factory: PersonFactory
+) -> None:
+    cover_regions(services, "nord-norge", "innlandet")
+    office = person_factory(user_id=OFFICE, language_code="en")
+    lillehammer = await resident(person_factory, 4001, "ms:m:lillehammer")
+    lyngen = await resident(person_factory, 4002, "ms:m:lyngen")
+
+    choice = (await office.say("/announce")).last
+    assert choice.text == ui(services, "announce.choose_region", "en")
+    assert choice.button_texts == ["Innlandet", "Nord-Norge"]
+    assert await step_of(services, office) is None  # nothing is composed before the choice
+    # A region the office does not cover cannot be chosen, even with correctly signed data.
+    turn = await office.press(services.signer.sign(OFFICE, "an:r:oslo"), on=choice)
+    assert ui(services, "errors.stale_button", "en") in turn.text
+    assert await step_of(services, office) is None
+
+    turn = await office.press_label(choice, "Innlandet")
+    assert turn.last.text == ui(services, "announce.ask_title", "en")
+    assert (await flow_of(services, office))["region"] == "innlandet"
+    for text in (TITLE, "12.03 kl 18", "Lillehammer bibliotek"):
+        turn = await office.say(text)
+    turn = await skip(services, office, turn.last, "en")  # no link
+    targets = (await skip(services, office, turn.last, "en")).last
+    assert targets.text == ui(services, "announce.ask_targets", "en", region="Innlandet")
+    assert targets.button_texts == [
+        *(f"▫️ {n}" for n in INNLANDET),
+        ui(services, "announce.all", "en"),
+        ui(services, "announce.done", "en"),
+    ]
+
+    # A button from the region choice, pressed again, starts over in that region; the targets
+    # message it leaves behind (Innlandet's, correctly signed) then reaches nothing.
+    turn = await office.press_label(choice, "Nord-Norge")
+    assert turn.last.text == ui(services, "announce.ask_title", "en")
+    for text in (TITLE, "12.03 kl 18", PLACE, LINK):
+        await office.say(text)
+    nord = (await office.say(DESCRIPTION)).last
+    assert nord.text == ui(services, "announce.ask_targets", "en", region="Nord-Norge")
+    turn = await press(services, office, targets, "an:t:lillehammer")
+    assert ui(services, "errors.stale_button", "en") in turn.text
+    assert (await flow_of(services, office)).get("targets", []) == []
+    turn = await press(services, office, nord, "an:tdone")
+    assert turn.texts == [ui(services, "announce.need_target", "en")]
+
+    # Back to Innlandet: Lyngen's button on the Nord-Norge message is refused there too.
+    await office.press_label(choice, "Innlandet")
+    for text in (TITLE, "12.03 kl 18", "Lillehammer bibliotek"):
+        turn = await office.say(text)
+    turn = await skip(services, office, turn.last, "en")
+    targets = (await skip(services, office, turn.last, "en")).last
+    turn = await press(services, office, nord, "an:t:lyngen")
+    assert ui(services, "errors.stale_button", "en") in turn.text
+    targets = (await press(services, office, targets, "an:t:lillehammer")).last
+    preview = await press(services, office, targets, "an:tdone")
+    few = ui(services, "counts.fewer_than", "en", n=3)  # one resident: banded for offices
+    assert preview.sent[0].text == ui(services, "announce.preview_intro", "en", count=few)
+    since = len(fake.sent)
+    turn = await press(services, office, preview.sent[2], "an:send")
+    assert turn.sent[0].text == ui(services, "announce.queued", "en", count=few)
+    await deliver(services, app)
+
+    meeting = await only_meeting(services, "innlandet")
+    assert meeting.municipalities == ("Lillehammer",)
+    assert await services.storage.meetings_in_region("nord-norge", 0) == []
+    got = received(fake, lillehammer.user_id, since)
+    assert len(got) == 1
+    assert got[0].text.startswith(ui(services, "meetings.announcement.heading"))
+    assert "Lillehammer bibliotek" in got[0].text
+    assert received(fake, lyngen.user_id, since) == []
+
+    # Its list covers both regions; the meeting can be changed and cancelled from there.
+    listing = (await office.say("/announce list")).last
+    assert listing.text.startswith(ui(services, "announce.list_heading", "en"))
+    assert "Lillehammer bibliotek" in listing.text
+    assert listing.button_texts == [
+        ui(services, "announce.change", "en", title=TITLE[:30]),
+        ui(services, "announce.cancel_meeting", "en", title=TITLE[:30]),
+    ]
+
+
+async def test_blank_too_long_impossible_and_non_https_answers_are_refused_in_english(
+    services: Services, person_factory: PersonFactory
+) -> None:
+    """Each refused answer gets its error in the office's language, the flow stays at that
+    step (so the next answer is for the same question) and nothing of it is kept."""
+    office = person_factory(user_id=OFFICE, language_code="en")
+    fields = ("title", "starts_at", "place", "link", "description")
+
+    async def refused(typed: str, error: str, step: str, **values: object) -> None:
+        turn = await office.say(typed)
+        assert turn.texts == [ui(services, error, "en", **values)], typed[:40]
+        assert await step_of(services, office) == step
+        flow = await flow_of(services, office)
+        done = fields[: fields.index("starts_at" if step == "when" else step)]
+        assert [f for f in fields if f in flow] == list(done), typed[:40]
+
+    async def blank(step: str, *, with_skip: bool = False) -> None:
+        for typed in (" ", "   \n\t "):
+            turn = await office.say(typed)
+            assert turn.texts == [ui(services, f"announce.ask_{step}", "en")]
+            skips = [ui(services, "announce.skip", "en")] if with_skip else []
+            assert turn.last.button_texts == skips
+            assert await step_of(services, office) == step
+
+    assert (await office.say("/announce")).texts == [ui(services, "announce.ask_title", "en")]
+    await blank("title")
+    await refused("x" * (MAX_CHARS["title"] + 1), "announce.too_long", "title", max_chars=120)
+    turn = await office.say("  " + "T" * MAX_CHARS["title"] + "  ")  # the limit itself is fine
+    assert turn.texts == [ui(services, "announce.ask_when", "en")]
+
+    await blank("when")
+    await refused("12.03 kl 18 " * 9, "announce.too_long", "when", max_chars=100)
+    for typed, error in [
+        ("12.03 kl 25", "bad_time"),
+        ("12.03 kl 18:75", "bad_time"),
+        ("30.02 kl 18", "bad_date"),
+        ("28.03 kl 02:30", "no_such_time"),  # the night the clocks go forward in 2027
+        ("i dag kl 11", "past"),  # T0 is noon
+        ("10.01.2027 kl 12", "past"),  # now is not the future either
+        ("12.03.2030 kl 18", "too_far"),
+    ]:
+        await refused(typed, f"when.error.{error}", "when")
+    turn = await office.say("12.03 kl 18")
+    assert turn.texts == [ui(services, "announce.ask_place", "en")]
+
+    await blank("place")
+    await refused("p" * (MAX_CHARS["place"] + 1), "announce.too_long", "place", max_chars=200)
+    await office.say(PLACE)
+
+    await blank("link", with_skip=True)
+    too_long = "https://example.no/" + "a" * (MAX_CHARS["link"] - 18)
+    await refused(too_long, "announce.too_long", "link", max_chars=300)
+    for typed in (
+        "http://example.no/mote",
+        "HTTP://example.no",
+        "ftp://example.no/mote",
+        "example.no/mote",
+        "javascript:alert(1)",
+        "https://example.no/a b",
+        "https://",
+        "https://example.no/mote\nvelkommen",
+        "https://example.no/\u00a0mote",
+    ):
+        await refused(typed, "announce.bad_link", "link")
+    turn = await office.say(LINK)
+    assert turn.texts == [ui(services, "announce.ask_description", "en")]
+
+    await blank("description", with_skip=True)
+    too_long = "d" * (MAX_CHARS["description"] + 1)
+    await refused(too_long, "announce.too_long", "description", max_chars=1200)
+    turn = await office.say(DESCRIPTION)
+    assert turn.last.text == ui(services, "announce.ask_targets", "en", region="Nord-Norge")
+
+    flow = await flow_of(services, office)
+    assert [flow[f] for f in fields] == [
+        "T" * MAX_CHARS["title"],
+        int(MARCH_12.timestamp()),
+        PLACE,
+        LINK,
+        DESCRIPTION,
+    ]
+    assert await services.storage.meetings_in_region("nord-norge", 0) == []
+
+
+async def test_done_after_unticking_every_target_is_refused_and_nothing_can_be_sent(
+    services: Services, office: Person
+) -> None:
+    preview = await compose(services, office)
+    view = (await press(services, office, preview.sent[2], "an:e:targets")).last
+    view = (await press(services, office, view, "an:t:lyngen")).last
+    assert "▫️ Lyngen" in view.button_texts
+    for _ in range(2):  # a second tap on Done changes nothing
+        turn = await press(services, office, view, "an:tdone")
+        assert turn.texts == [ui(services, "announce.need_target")]
+        assert await step_of(services, office) == "targets"
+    # The Send button on the preview shown before is out of step now.
+    turn = await press(services, office, preview.sent[2], "an:send")
+    assert ui(services, "errors.stale_button") in turn.text
+    assert await services.storage.meetings_in_region("nord-norge", 0) == []
+
+    view = (await press(services, office, view, "an:t:alta")).last
+    turn = await press(services, office, view, "an:tdone")
+    assert turn.sent[2].text == ui(services, "announce.confirm")
+    assert (await flow_of(services, office))["targets"] == ["Alta"]
+
+
+async def test_a_cancelled_meeting_cannot_be_changed_or_cancelled_again(
+    services: Services,
+    app: App,
+    fake: FakeTelegram,
+    office: Person,
+    person_factory: PersonFactory,
+) -> None:
+    storage = services.storage
+    coming = await resident(person_factory, 5001, "ms:m:lyngen")
+    preview = await compose(services, office)
+    await press(services, office, preview.sent[2], "an:send")
+    since = len(fake.sent)
+    await deliver(services, app)
+    meeting = await only_meeting(services)
+    announcement = received(fake, coming.user_id, since)[0]
+    await coming.press(f"mt:{meeting.id}:go", on=announcement)
+
+    # The office opens a change and starts typing a new time; then, from the same list,
+    # cancels the meeting.
+    listing = (await office.say("/announce list")).last
+    change = await press(services, office, listing, f"an:ch:{meeting.id}")
+    ask = (await press(services, office, change.sent[2], "an:e:when")).last
+    assert ask.text == ui(services, "announce.ask_when")
+    confirm = (await press(services, office, listing, f"an:cx:{meeting.id}")).last
+    turn = await press(services, office, confirm, f"an:cy:{meeting.id}")
+    few = ui(services, "counts.fewer_than", n=3)
+    assert turn.texts == [ui(services, "announce.cancel_done", count=few)]
+    since = len(fake.sent)
+    await deliver(services, app)
+    notices = received(fake, coming.user_id, since)
+    assert len(notices) == 1
+    assert notices[0].text.startswith(ui(services, "meetings.cancelled.heading"))
+
+    # Every way back into the cancelled meeting is refused, and nobody hears of it again.
+    stale = ui(services, "errors.stale_button")
+    since, rows = len(fake.sent), await outbox_rows(services, f"meeting:{meeting.id}:cancel")
+    for data in (f"an:ch:{meeting.id}", f"an:cx:{meeting.id}"):
+        turn = await press(services, office, listing, data)
+        assert turn.texts == [stale], data
+    turn = await press(services, office, confirm, f"an:cy:{meeting.id}")
+    assert turn.texts == [stale]
+    # The change that was begun before the cancellation is refused when sent.
+    preview = await office.say("13.03 kl 19")
+    assert preview.sent[2].text == ui(services, "announce.confirm")
+    turn = await press(services, office, preview.sent[2], "an:send")
+    assert turn.texts == [stale]
+    assert await step_of(services, office) is None
+    await deliver(services, app)
+
+    assert received(fake, coming.user_id, since) == []
+    assert received(fake, COORD_LYNGEN, since) == []
+    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == rows == 1
+    assert await outbox_rows(services, f"meeting:{meeting.id}:v2") == 0
+    kept = await storage.get_meeting(meeting.id)
+    assert kept is not None
+    assert (kept.status, kept.starts_at, kept.version) == (
+        "cancelled",
+        int(MARCH_12.timestamp()),
+        meeting.version + 1,
+    )
+    cancelled_line = ui(
+        services, "announce.list_cancelled", when=when_text(services, MARCH_12), title=TITLE
+    )
+    listing = (await office.say("/announce list")).last
+    assert listing.text == f"{ui(services, 'announce.list_heading')}\n{cancelled_line}"
+    assert listing.buttons == []
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+async def test_the_list_says_so_when_the_office_has_no_upcoming_meetings(
+    services: Services, person_factory: PersonFactory, now: list[float], lang: str
+) -> None:
+    storage = services.storage
+    office = person_factory(user_id=OFFICE, language_code=lang)
+    # Another region's meeting, and one of its own that is over, are not its upcoming ones.
+    await storage.create_meeting(stored_meeting("innlandet", "Gjøvik", MARCH_12, "Gjøvik"))
+    await storage.create_meeting(
+        stored_meeting("nord-norge", "I fjor", datetime(2026, 12, 1, 18, tzinfo=OSLO), "Alta")
+    )
+    for command in ("/announce list", "/announce LISTE"):
+        turn = await office.say(command)
+        assert turn.texts == [ui(services, "announce.list_none", lang)]
+        assert turn.last.buttons == []
+    assert await step_of(services, office) is None  # listing starts no announcement
+    # The same meeting is listed while it is still ahead.
+    now[0] = datetime(2026, 11, 1, 12, tzinfo=OSLO).timestamp()
+    assert "I fjor" in (await office.say("/announce list")).text
+
+
+@pytest.mark.parametrize(
+    "meeting_id",
+    ["", "abc", "-1", "1.0", " 1", "0x1", "²", "1²", "9" * 20],
+)
+async def test_a_change_or_cancel_button_with_a_forged_meeting_id_is_refused(
+    services: Services, office: Person, person_factory: PersonFactory, meeting_id: str
+) -> None:
+    await resident(person_factory, 6001, "ms:m:lyngen")
+    preview = await compose(services, office)
+    await press(services, office, preview.sent[2], "an:send")
+    meeting = await only_meeting(services)
+    since = await outbox_rows(services, f"meeting:{meeting.id}")
+
+    for action in ("ch", "cx", "cy"):
+        turn = await office.press(services.signer.sign(OFFICE, f"an:{action}:{meeting_id}"))
+        assert turn.texts == [ui(services, "errors.stale_button")], action
+        assert ui(services, "errors.internal") not in turn.text
+    kept = await services.storage.get_meeting(meeting.id)
+    assert kept == meeting
+    assert await step_of(services, office) is None
+    assert await outbox_rows(services, f"meeting:{meeting.id}") == since
+    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == 0
+    # The office's own list still works as before.
+    assert ui(services, "announce.list_heading") in (await office.say("/announce list")).text

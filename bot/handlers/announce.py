@@ -9,6 +9,7 @@ The flow's rules and the outbox work are in bot/announcements.py, the messages i
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
@@ -181,7 +182,9 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     await services.storage.clear_flow(office.key)
     if draft.id:  # a change to an announced meeting: tell those who signed up
         told = await domain.change(services, draft, office.roles.regions)
-        if told is not None:
+        if told is None:  # cancelled (or gone) since the change began: say so, not silence
+            await show(update, views.notice(screen, "errors.stale_button"))
+        else:
             await show(update, views.counted(screen, "announce.change_done", told))
         return
     meeting, added = await domain.create(services, draft, chat.id)
@@ -200,7 +203,9 @@ async def _manage(
 ) -> None:
     """Change (reopen the preview with the meeting's fields) or cancel an announced meeting."""
     screen = _screen(services, office)
-    meeting = await services.storage.get_meeting(int(value)) if value.isdigit() else None
+    # Only ASCII digits that fit a database id: "²" passes isdigit() but not int().
+    is_id = re.fullmatch(r"[0-9]{1,12}", value) is not None
+    meeting = await services.storage.get_meeting(int(value)) if is_id else None
     if action == "cn":
         await show(update, views.notice(screen, "announce.cancel_kept"))
     elif not domain.is_open(meeting, office.roles.regions):
