@@ -151,7 +151,8 @@ async def run_terminal_chat(
             if not text:
                 continue
             shown = session.last_buttons
-            if text.isdigit() and shown and 1 <= int(text) <= len(shown.callback_data):
+            pressed = text.isascii() and text.isdigit()  # "²" is a digit but not a number
+            if pressed and shown and 1 <= int(text) <= len(shown.callback_data):
                 replies = await session.press(shown, shown.callback_data[int(text) - 1])
             else:
                 replies = await session.say(text)

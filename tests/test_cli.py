@@ -110,6 +110,14 @@ def test_chat_in_english(tmp_path: Path) -> None:
     assert "It's free." in result.stdout
 
 
+def test_chat_treats_numbers_it_cannot_press_as_text(tmp_path: Path) -> None:
+    # "²" counts as a digit to Python but is no button number; 9 is out of range.
+    result = run_bot(["chat"], tmp_path, stdin="²\n9\n1\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Hva vil du vite mer om?" in result.stdout  # "1" still pressed "browse the topics"
+    assert result.stdout.rstrip().endswith("Ha det bra!")
+
+
 def test_no_command_and_no_token_opens_the_chat(tmp_path: Path) -> None:
     result = run_bot([], tmp_path, stdin="/quit\n")
     assert result.returncode == 0, result.stderr
