@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.config import Config, Municipality, Region
@@ -81,6 +82,19 @@ class GrantedRole:
     scope: str
     granted_at: int
     user_key: str
+
+
+# What an admin's press on a /roles button came to (flows/ has a note for gone, not_self and
+# revoked under admin.roles.).
+RevokeKind = Literal["list", "gone", "not_self", "confirm", "revoked"]
+
+
+@dataclass(frozen=True)
+class RevokeOutcome:
+    """`grant` is the granted role the press named, for not_self, confirm and revoked."""
+
+    kind: RevokeKind
+    grant: GrantedRole | None = None
 
 
 def _fold(text: str) -> str:
@@ -225,3 +239,22 @@ async def find_grant(storage: Storage, wanted: str) -> GrantedRole | None:
 
 async def revoke_grant(storage: Storage, grant: GrantedRole) -> bool:
     return await storage.revoke_role(grant.user_key, grant.role, grant.scope)
+
+
+async def revoke_press(
+    storage: Storage, admin_key: str, action: str, wanted: str
+) -> RevokeOutcome:
+    """A verified admin's press: `rv` asks to revoke grant `wanted`, `rk` revokes it, anything
+    else shows the list. Removing one's own admin grant could leave nobody able to manage
+    roles, so it is refused."""
+    if action not in ("rv", "rk"):
+        return RevokeOutcome("list")
+    grant = await find_grant(storage, wanted)
+    if grant is None:
+        return RevokeOutcome("gone")
+    if grant.role == "admin" and grant.user_key == admin_key:
+        return RevokeOutcome("not_self", grant)
+    if action == "rv":
+        return RevokeOutcome("confirm", grant)
+    await revoke_grant(storage, grant)
+    return RevokeOutcome("revoked", grant)
