@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden
 
 from bot.fakeapi import Call, FakeApiError, FakeBotRequest, FakeTelegram
+from bot.fakeupdates import callback_update, message_update
+from bot.handlers.common import send, show
+from bot.render import Rendered
 from bot.replybot import ReplyBot
 from tests.conftest import App
 
@@ -70,3 +73,17 @@ async def test_telegram_refusals_raise_the_library_errors(
 
 def test_the_application_talks_through_a_replybot(app: App) -> None:
     assert isinstance(app.bot, ReplyBot)
+
+
+async def test_send_and_show_also_work_on_a_plain_bot(fake: FakeTelegram) -> None:
+    async with Bot("123:PLAIN", request=FakeBotRequest(fake)) as plain:
+        await send(message_update("hei", plain, user_id=CHAT), Rendered("Hei igjen", KEYBOARD))
+        await show(callback_update("menu", plain, user_id=CHAT), Rendered("Endret"))
+
+    first, edited = fake.messages_to(CHAT)
+    assert (first.method, first.text, first.callback_data) == (
+        "sendMessage",
+        "Hei igjen",
+        ["menu"],
+    )
+    assert (edited.method, edited.text) == ("editMessageText", "Endret")
