@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,13 +223,10 @@ class _LanguageIndex:
                 return ((head[0], head[1] / 100.0), (tail[0], tail[1] / 100.0))
         return ()
 
-    def _vector(self, terms: Iterable[str], weights: Mapping[str, float] | None = None) -> Vector:
+    def _vector(self, terms: Iterable[str]) -> Vector:
+        """TF-IDF of an indexed phrase's terms (questions: query_vector)."""
         tf: Counter[str] = Counter(terms)
-        return {
-            t: (1 + math.log(c)) * self.idf.get(t, 0.0) * (weights or {}).get(t, 1.0)
-            for t, c in tf.items()
-            if t in self.idf
-        }
+        return {t: (1 + math.log(c)) * self.idf[t] for t, c in tf.items() if t in self.idf}
 
     def query_vector(self, words: Iterable[str]) -> tuple[Vector, float]:
         """The question's TF-IDF vector and the share of its words the index knows."""
@@ -306,10 +303,6 @@ class FaqIndex:
         nb = sum(w in hints_nb for w in words)
         lang = "en" if en > nb else "nb" if nb > en else fallback_lang
         return Reading(words, lang, self._smalltalk.get(" ".join(words)))
-
-    def smalltalk(self, text: str) -> str | None:
-        """'thanks' or 'greeting' when the whole message is just that, else None."""
-        return self.read(text, "nb").smalltalk
 
     def detect_language(self, text: str, fallback: str) -> str:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
