@@ -16,7 +16,7 @@ from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHa
 
 from bot import admin_views as views
 from bot.handlers import misc
-from bot.handlers.common import events, send, show, signed_button, user_language
+from bot.handlers.common import events, refuse_press, send, show, signed_button, user_language
 from bot.invites import (
     InviteProblem,
     accept_invite,
@@ -107,7 +107,7 @@ async def on_admin_button(update: Update, context: BotContext) -> None:
     pressed = views.parse_press(s.signer.verify(user.id, query.data or ""))
     if pressed is None or not await _is_admin(update, context):
         events.info("admin button refused")
-        await query.answer(s.content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, s.content, lang)
         raise ApplicationHandlerStop
     await query.answer()
     action, arg = pressed

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
 from bot.handlers import faq_menu, language, privacy, start
-from bot.handlers.common import user_language
+from bot.handlers.common import refuse_press, user_language
 from bot.render import parse_callback
 from bot.services import BotContext
 
@@ -23,7 +23,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     callback = parse_callback(query.data, services.content)
     if callback is None or query.message is None:
-        await query.answer(services.content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, services.content, lang)
         return
     await query.answer()
     if callback.action == "topic":

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardButton, Update, User
+from telegram import CallbackQuery, InlineKeyboardButton, Update, User
 from telegram.error import BadRequest
 
 from bot.config import LANGUAGES
+from bot.content import Content
 from bot.render import Rendered, crisis_reply
 from bot.replybot import ReplyBot
 from bot.roles import Roles, roles_for
@@ -73,10 +74,15 @@ async def signed_press(
     data = services.signer.verify(query.from_user.id, query.data)
     if actor is None or data is None or not allowed(actor.roles):
         lang = await user_language(update, context)
-        await query.answer(services.content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, services.content, lang)
         return None
     await query.answer()
     return actor, data
+
+
+async def refuse_press(query: CallbackQuery, content: Content, lang: str) -> None:
+    """Answer a press that is forged, someone else's or out of date with the stale-button alert."""
+    await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
 
 
 def signed_button(services: Services, user_id: int, text: str, data: str) -> InlineKeyboardButton:

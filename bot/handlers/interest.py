@@ -12,7 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import interest, interest_flow, interest_views
 from bot.handlers import faq_menu, meetings
-from bot.handlers.common import send, show, user_language
+from bot.handlers.common import refuse_press, send, show, user_language
 from bot.interest import Draft
 from bot.services import BotContext
 
@@ -91,7 +91,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     action, _, value = rest.partition(":")
     move = await interest_flow.decide(services.storage, config, key, action, value)
     if move is None:  # forged, or about something that no longer exists: change nothing
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     await query.answer()
     if move.kind == "start":  # from a poster link's welcome

@@ -20,6 +20,7 @@ from bot.handlers import misc
 from bot.handlers.common import (
     Actor,
     acting,
+    refuse_press,
     send,
     show,
     signed_button,
@@ -174,7 +175,7 @@ async def on_resident_answer(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     parsed = views.parse_answer(query.data)
     if parsed is None:
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     invitation_id, answer = parsed
     key = services.user_key(query.from_user.id)
@@ -194,7 +195,7 @@ async def on_resident_answer(update: Update, context: BotContext) -> None:
         await query.answer()
         await show(update, Rendered(content.text(lang, "invitation.share_kept")))
     else:
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
 
 
 async def _share_contact(

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot.handlers.common import events, send, show, user_language
+from bot.handlers.common import events, refuse_press, send, show, user_language
 from bot.meeting_subscriptions import (
     FROM_ELSEWHERE,
     Presser,
@@ -66,7 +66,7 @@ async def on_follow_button(update: Update, context: BotContext) -> None:
     parsed = parse_follow(query.data, config)
     presser = _presser(update, services, lang)
     if parsed is None or presser is None:
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     await query.answer()
     action, place = parsed
@@ -93,7 +93,7 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
     parsed = parse_meeting_button(query.data)
     presser = _presser(update, services, lang)
     if parsed is None or presser is None:
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     meeting_id, action = parsed
     meeting = await storage.get_meeting(meeting_id)

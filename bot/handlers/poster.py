@@ -15,7 +15,7 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import LANGUAGES, Municipality
-from bot.handlers.common import events, send, show, signed_button, user_language
+from bot.handlers.common import events, refuse_press, send, show, signed_button, user_language
 from bot.handlers.misc import unknown_command
 from bot.poster import make_poster, poster_places
 from bot.render import Rendered
@@ -82,14 +82,14 @@ async def on_poster_button(update: Update, context: BotContext) -> None:
     places = {m.code: m for m in await _places(update, context)}
     m = places.get(parts[2]) if len(parts) >= 3 else None
     if m is None:  # forged, someone else's, or the role or area is gone
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     if parts[1] == "m" and len(parts) == 3:
         await query.answer()
         await show(update, _language_choice(services, query.from_user.id, lang, m))
         return
     if parts[1] != "l" or len(parts) != 4 or parts[3] not in LANGUAGES:
-        await query.answer(content.text(lang, "errors.stale_button"), show_alert=True)
+        await refuse_press(query, content, lang)
         return
     await query.answer()
     await _send_poster(update, context, lang, m, parts[3])
