@@ -58,7 +58,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageH
 
 import bot.handlers.questions
 from bench.quality import load_questions
-from bot.app import build_application, create_services
+from bot.app import build_application, create_bot, create_services
 from bot.config import Config, parse_config
 from bot.content import Content, load_content
 from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
@@ -66,7 +66,6 @@ from bot.fakeserver import FakeTelegramServer
 from bot.fakeupdates import callback_update_json, message_update_json
 from bot.replybot import ReplyBot
 from bot.storage import Storage
-from bot.transport import JsonRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 2400
@@ -299,13 +298,7 @@ async def run_echo(
     try:
         app: Application[Any, Any, Any, Any, Any, Any]
         if lean:
-            replybot = ReplyBot(
-                TOKEN,
-                base_url=base_url,
-                request=JsonRequest(connection_pool_size=256),
-                get_updates_request=JsonRequest(connection_pool_size=1),
-            )
-            app = ApplicationBuilder().bot(replybot).build()
+            app = ApplicationBuilder().bot(create_bot(TOKEN, base_url=base_url)).build()
             app.add_handler(MessageHandler(filters.TEXT, lean_echo))
         else:
             app = ApplicationBuilder().token(TOKEN).base_url(base_url).build()

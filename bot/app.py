@@ -118,6 +118,25 @@ TELEGRAM_API_URL = "https://api.telegram.org/bot"  # python-telegram-bot's defau
 TELEGRAM_FILE_URL = "https://api.telegram.org/file/bot"
 
 
+def create_bot(
+    token: str,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> ReplyBot:
+    """The Bot API client: calls go out as JSON bodies (bot/transport.py) unless another request
+    is given (tests: the in-process fake); pool sizes are the library's defaults."""
+    return ReplyBot(
+        token,
+        base_url=base_url or TELEGRAM_API_URL,
+        base_file_url=base_file_url or TELEGRAM_FILE_URL,
+        request=request or JsonRequest(connection_pool_size=256),
+        get_updates_request=get_updates_request or JsonRequest(connection_pool_size=1),
+    )
+
+
 def build_application(
     services: Services,
     *,
@@ -133,13 +152,12 @@ def build_application(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     config = services.config
-    replybot = ReplyBot(
+    replybot = create_bot(
         config.token or OFFLINE_TOKEN,
-        base_url=config.api_base_url or TELEGRAM_API_URL,
-        base_file_url=config.file_base_url or TELEGRAM_FILE_URL,
-        # Calls go out as JSON bodies (bot/transport.py); pool sizes are the library's defaults.
-        request=request or JsonRequest(connection_pool_size=256),
-        get_updates_request=get_updates_request or JsonRequest(connection_pool_size=1),
+        base_url=config.api_base_url,
+        base_file_url=config.file_base_url,
+        request=request,
+        get_updates_request=get_updates_request,
     )
     builder = (
         ApplicationBuilder()
