@@ -1,92 +1,249 @@
-"""Answer quality on tests/data/questions.yaml: top-1 accuracy, crisis recall, false alarms.
+"""What a person sees, on question sets nobody tuned the content on.
 
-python -m bench.quality [-v]     prints one final line:
-quality questions=N top1=P top3=P crisis_recall=R false_alarms=F none_rejected=P
+    python -m bench.quality [--set dev|blind1|blind2|team|all] [-v]
+
+Each set is two files: questions (labelled with the outcome a person should see: a direct answer
+on a topic, or a polite decline) and crisis messages (labelled crisis or near miss). Outcomes
+are counted as the person experiences them, through the same decision the Telegram handler
+makes (`bot.answering.replies`):
+
+- questions the content can answer: direct and right, direct and wrong, suggestions with the
+  right topic first, suggestions with it further down, suggestions without it, "I can only
+  answer questions about self-help groups", and crisis numbers shown (a false alarm here);
+- off-topic questions: declined, suggestions, answered anyway;
+- asking for someone else: handled (a direct, right answer);
+- crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
+  language; near misses: numbers shown (false alarms).
+
+The sets: `dev` (bench/data/dev, used for tuning), `blind1` (bench/data/blind, written without
+seeing the content; its failures were studied while tuning), `blind2` (bench/data/blind2,
+written the same way and never studied: the honest figure), `team` (the older sets written
+next to the content). The final line of each set is one figure line.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from bot.answering import decide_reply
+from bot.answering import Reply, replies
 from bot.app import create_safety
 from bot.content import Content, load_content
 from bot.faq import FaqIndex
+from bot.safety import CrisisDetector
 
-QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml"
-# Written later, by someone who saw neither the FAQ phrasings nor the first set: `--holdout`
-# measures how well the matcher generalises beyond what its content was tuned on.
-HOLDOUT = Path(__file__).resolve().parent / "data" / "holdout.yaml"
+DATA = Path(__file__).resolve().parent / "data"
+SETS = {
+    "dev": (DATA / "dev" / "questions_dev.yaml", DATA / "dev" / "crisis_dev.yaml"),
+    "blind1": (DATA / "blind" / "questions_blind1.yaml", DATA / "blind" / "crisis_blind1.yaml"),
+    "blind2": (DATA / "blind2" / "questions_blind2.yaml", DATA / "blind2" / "crisis_blind2.yaml"),
+}
+TEAM = (Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml", DATA / "holdout.yaml")
+
+
+def load_items(path: Path) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["items"])
+
+
+def team_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The older sets, in the new labels (topic CRISIS/NONE become crisis/decline)."""
+    questions: list[dict[str, Any]] = []
+    crisis: list[dict[str, Any]] = []
+    for path in TEAM:
+        for q in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]:
+            if q["topic"] == "CRISIS":
+                crisis.append({"q": q["q"], "lang": q["lang"], "expect": "crisis", "kind": "any"})
+            elif q["topic"] == "NONE":
+                questions.append({"q": q["q"], "lang": q["lang"], "expect": "decline"})
+            else:
+                questions.append({**q, "expect": "answer"})
+                crisis.append({"q": q["q"], "lang": q["lang"], "expect": "no_crisis", "kind": "faq"})
+    return questions, crisis
 
 
 @dataclass
-class QualityReport:
-    questions: int
-    top1: float
-    top3: float
-    crisis_recall: float
-    false_alarms: int
-    none_rejected: float
-    misses: list[str]
+class Outcomes:
+    counts: Counter[str] = field(default_factory=Counter)
+    by_style: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, outcome: str, style: str, line: str | None = None) -> None:
+        self.counts[outcome] += 1
+        self.by_style[style][outcome] += 1
+        if line is not None:
+            self.failures.append(f"{outcome:>18} | {line}")
 
 
-def load_questions(path: Path = QUESTIONS) -> list[dict[str, str]]:
-    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["questions"])
+def question_outcome(item: dict[str, Any], got: list[Reply]) -> str:
+    """What the person saw, named from their side."""
+    reply = got[-1]
+    if item["expect"] == "decline":
+        if any(r.kind == "crisis" for r in got):
+            return "offtopic_crisis"
+        if reply.kind in ("decline", "unknown"):
+            return "offtopic_declined"
+        if reply.kind in ("suggest", "smalltalk"):
+            return "offtopic_suggested"
+        return "offtopic_answered"
+    if any(r.kind == "crisis" for r in got):
+        return "crisis_numbers"
+    right = set(item.get("topics") or [item.get("topic")]) | set(item.get("alt") or ())
+    if item.get("topic") == "other":
+        return {"answer": "other_answered", "suggest": "other_suggested"}.get(
+            reply.kind, "other_declined"
+        )
+    if item.get("topic") == "greeting":
+        return "direct_right" if reply.kind == "smalltalk" else "direct_wrong"
+    if reply.kind == "answer":
+        return "direct_right" if reply.topic_id in right else "direct_wrong"
+    if reply.kind == "suggest":
+        if reply.suggestions and reply.suggestions[0] in right:
+            return "suggest_right_first"
+        return "suggest_right" if right & set(reply.suggestions) else "suggest_wrong"
+    return "declined"
 
 
-def evaluate(
-    content: Content | None = None, faq: FaqIndex | None = None, path: Path = QUESTIONS
-) -> QualityReport:
-    content = content or load_content()
-    faq = faq or FaqIndex(content)
+def evaluate_questions(
+    items: list[dict[str, Any]], faq: FaqIndex, crisis: CrisisDetector
+) -> tuple[Outcomes, list[float]]:
+    out = Outcomes()
+    times: list[float] = []
+    for item in items:
+        start = time.perf_counter()
+        got = replies(item["q"], item.get("lang", "nb"), faq, crisis)
+        times.append(time.perf_counter() - start)
+        outcome = question_outcome(item, got)
+        reply = got[-1]
+        shown = reply.topic_id if reply.kind == "answer" else ",".join(reply.suggestions)
+        wanted = item.get("topics") or item.get("topic") or "-"
+        bad = outcome not in ("direct_right", "offtopic_declined")
+        line = f"{wanted} <- {reply.kind}:{shown} | {item['q']}" if bad else None
+        out.add(outcome, str(item.get("style", "-")), line)
+    return out, times
+
+
+def evaluate_crisis(items: list[dict[str, Any]], crisis: CrisisDetector) -> Outcomes:
+    out = Outcomes()
+    for item in items:
+        found = crisis.assess(item["q"])
+        shown = found is not None
+        if item["expect"] == "crisis":
+            explicit = "explicit" if item.get("explicit") else "indirect"
+            outcome = "caught" if shown else "missed"
+            out.counts[f"{outcome}:{item.get('kind')}"] += 1
+            out.counts[f"{outcome}:{explicit}"] += 1
+            out.counts[f"{outcome}:{item.get('lang')}"] += 1
+            out.counts[f"{outcome}:{item.get('style')}"] += 1
+            if found is not None and found.tier == "check":
+                out.counts["caught_by_check"] += 1
+            out.add(outcome, str(item.get("style", "-")), None if shown else item["q"])
+        else:
+            outcome = "false_alarm" if shown else "left_alone"
+            out.counts[f"{outcome}:{item.get('kind')}"] += 1
+            out.add(outcome, str(item.get("kind", "-")), item["q"] if shown else None)
+    return out
+
+
+def share(n: int, d: int) -> str:
+    return f"{n / d:.3f}" if d else "n/a"
+
+
+def report(name: str, content: Content, faq: FaqIndex, crisis: CrisisDetector, verbose: bool) -> str:
+    if name == "team":
+        questions, crisis_items = team_items()
+    else:
+        qpath, cpath = SETS[name]
+        questions, crisis_items = load_items(qpath), load_items(cpath)
+    q, times = evaluate_questions(questions, faq, crisis)
+    c = evaluate_crisis(crisis_items, crisis)
+    n = q.counts
+    answerable = sum(
+        v for k, v in n.items() if k.startswith(("direct_", "suggest_", "crisis_numbers"))
+    ) + n["declined"]
+    offtopic = sum(v for k, v in n.items() if k.startswith("offtopic_"))
+    off_declined = n["offtopic_declined"]
+    behalf = q.by_style["on_behalf"]
+    behalf_n = sum(behalf.values())
+    crisis_n = sum(1 for i in crisis_items if i["expect"] == "crisis")
+    explicit_n = sum(1 for i in crisis_items if i["expect"] == "crisis" and i.get("explicit"))
+    near_n = len(crisis_items) - crisis_n
+    caught = c.counts["caught"]
+    lines = [f"== {name}: {len(questions)} questions, {len(crisis_items)} crisis/near-miss messages"]
+    lines.append(
+        "questions the content can answer: "
+        f"{answerable}; direct right {share(n['direct_right'], answerable)}"
+        f" ({n['direct_right']}), direct wrong {share(n['direct_wrong'], answerable)}"
+        f" ({n['direct_wrong']}), suggestions right first {n['suggest_right_first']},"
+        f" right lower {n['suggest_right']}, without it {n['suggest_wrong']},"
+        f" declined {n['declined']}, crisis numbers {n['crisis_numbers']}"
+    )
+    other = n["other_answered"] + n["other_suggested"] + n["other_declined"]
+    if other:
+        lines.append(
+            f"no topic fits ({other}): answered {n['other_answered']},"
+            f" suggestions {n['other_suggested']}, declined {n['other_declined']}"
+        )
+    lines.append(
+        f"off-topic: {offtopic}; declined {share(off_declined, offtopic)} ({off_declined}),"
+        f" suggestions {n['offtopic_suggested']}, answered anyway {n['offtopic_answered']},"
+        f" crisis numbers {n['offtopic_crisis']}"
+    )
+    lines.append(
+        f"asking for someone else: {behalf_n}; handled {share(behalf['direct_right'], behalf_n)}"
+    )
+    per_kind = ", ".join(
+        f"{k} {c.counts[f'caught:{k}']}/{c.counts[f'caught:{k}'] + c.counts[f'missed:{k}']}"
+        for k in ("suicide", "self_harm", "violence", "medical", "other_in_danger", "any")
+        if c.counts[f"caught:{k}"] + c.counts[f"missed:{k}"]
+    )
+    per_lang = ", ".join(
+        f"{k} {c.counts[f'caught:{k}']}/{c.counts[f'caught:{k}'] + c.counts[f'missed:{k}']}"
+        for k in ("nb", "en")
+        if c.counts[f"caught:{k}"] + c.counts[f"missed:{k}"]
+    )
+    lines.append(
+        f"crisis: recall {share(caught, crisis_n)} ({caught}/{crisis_n}; {per_kind};"
+        f" {per_lang}; by the gentle check {c.counts['caught_by_check']}),"
+        f" explicit {share(c.counts['caught:explicit'], explicit_n)},"
+        f" indirect {share(c.counts['caught:indirect'], crisis_n - explicit_n)}"
+    )
+    lines.append(
+        f"near misses: {near_n}; false alarms {share(c.counts['false_alarm'], near_n)}"
+        f" ({c.counts['false_alarm']})"
+    )
+    if verbose:
+        lines += ["  " + f for f in q.failures]
+        lines += ["  " + f for f in c.failures]
+    times.sort()
+    p95 = times[int(len(times) * 0.95)] * 1000 if times else 0.0
+    lines.append(
+        f"quality set={name} direct_right={share(n['direct_right'], answerable)}"
+        f" direct_wrong={share(n['direct_wrong'], answerable)}"
+        f" offtopic_declined={share(off_declined, offtopic)}"
+        f" behalf={share(behalf['direct_right'], behalf_n)}"
+        f" crisis_recall={share(caught, crisis_n)}"
+        f" explicit_recall={share(c.counts['caught:explicit'], explicit_n)}"
+        f" false_alarms={share(c.counts['false_alarm'], near_n)} p95_ms={p95:.2f}"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    verbose = "-v" in argv
+    name = argv[argv.index("--set") + 1] if "--set" in argv else "all"
+    content = load_content()
+    faq = FaqIndex(content)
     crisis = create_safety(content)
-    items = load_questions(path)
-    topical = [q for q in items if q["topic"] not in ("CRISIS", "NONE")]
-    top1 = top3 = 0
-    misses: list[str] = []
-    for q in topical:
-        match = faq.match(q["q"], q["lang"])
-        ids = [r.topic_id for r in match.ranked]
-        top1 += bool(ids[:1] == [q["topic"]])
-        top3 += q["topic"] in ids[:3]
-        if ids[:1] != [q["topic"]]:
-            misses.append(f"{q['topic']:>24} <- {ids[:3]} : {q['q']}")
-    crisis_items = [q for q in items if q["topic"] == "CRISIS"]
-    caught = sum(crisis.detect(q["q"]) is not None for q in crisis_items)
-    alarms = [q for q in items if q["topic"] != "CRISIS" and crisis.detect(q["q"])]
-    misses += [f"{'FALSE ALARM':>24} : {q['q']}" for q in alarms]
-    misses += [
-        f"{'MISSED CRISIS':>24} : {q['q']}" for q in crisis_items if not crisis.detect(q["q"])
-    ]
-    none_items = [q for q in items if q["topic"] == "NONE"]
-    rejected = sum(
-        decide_reply(q["q"], q["lang"], faq, crisis).kind != "answer" for q in none_items
-    )
-    return QualityReport(
-        questions=len(items),
-        top1=top1 / len(topical),
-        top3=top3 / len(topical),
-        crisis_recall=caught / len(crisis_items) if crisis_items else 1.0,
-        false_alarms=len(alarms),
-        none_rejected=rejected / len(none_items) if none_items else 1.0,
-        misses=misses,
-    )
-
-
-def main() -> None:
-    report = evaluate(path=HOLDOUT if "--holdout" in sys.argv else QUESTIONS)
-    if "-v" in sys.argv:
-        print("\n".join(report.misses))
-    print(
-        f"quality questions={report.questions} top1={report.top1:.3f} top3={report.top3:.3f}"
-        f" crisis_recall={report.crisis_recall:.3f} false_alarms={report.false_alarms}"
-        f" none_rejected={report.none_rejected:.3f}"
-    )
+    names = ["team", "dev", "blind1", "blind2"] if name == "all" else [name]
+    for n in names:
+        print(report(n, content, faq, crisis, verbose), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

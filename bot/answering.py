@@ -30,20 +30,35 @@ class Reply:
     confidence: float = 0.0
     suggestions: tuple[str, ...] = ()
     crisis_kind: str | None = None
+    crisis_tier: str = "crisis"  # or "check": a gentle question with the numbers, then the answer
     smalltalk: str | None = None  # "thanks" or "greeting"
 
 
 def decide_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply:
-    """Crisis language wins over everything; otherwise answer, suggest or admit not knowing."""
-    return crisis_reply(text, chat_lang, faq, crisis) or faq_reply(text, chat_lang, faq)
+    """Crisis language wins over everything; otherwise answer, suggest or admit not knowing.
+    (A gentle "check" is the first of two replies; `replies` gives both.)"""
+    return replies(text, chat_lang, faq, crisis)[0]
+
+
+def replies(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> list[Reply]:
+    """Every reply the message gets, in order: the crisis reply alone, or a gentle check and
+    then the answer, or just the answer."""
+    first = crisis_reply(text, chat_lang, faq, crisis)
+    if first is not None and first.crisis_tier != "check":
+        return [first]
+    answer = faq_reply(text, chat_lang, faq)
+    return [first, answer] if first is not None else [answer]
 
 
 def crisis_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply | None:
-    """The crisis reply if the message signals a crisis, else None. Always asked first."""
-    crisis_kind = crisis.detect(text)
-    if crisis_kind is None:
+    """The crisis reply if the message signals a crisis, else None. Always asked first.
+
+    A reply of tier "check" is followed by the answer to the question; tier "crisis" is not."""
+    found = crisis.assess(text)
+    if found is None:
         return None
-    return Reply("crisis", faq.detect_language(text, chat_lang), crisis_kind=crisis_kind)
+    lang = faq.detect_language(text, chat_lang)
+    return Reply("crisis", lang, crisis_kind=found.kind, crisis_tier=found.tier)
 
 
 def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:

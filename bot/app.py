@@ -62,9 +62,8 @@ DATABASE_NAME = "selvhjelp.sqlite3"
 
 
 def create_safety(content: Content) -> CrisisDetector:
-    """The crisis detector, with the same nynorsk/dialect mapping the matcher uses."""
-    variants = {str(k): str(v) for k, v in (content.lexicon.get("nb_variants") or {}).items()}
-    return CrisisDetector.build(content.crisis_patterns, content.crisis_exclude, variants)
+    """The crisis detector, with the lemmas and patterns of flows/safety.yaml."""
+    return CrisisDetector.build(content.safety)
 
 
 async def create_services(

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 LANGUAGES = ("nb", "en")
+# The kinds of crisis the detector tells apart (bot/safety.py), and its gentle middle tier.
+CRISIS_KINDS = ("suicide", "self_harm", "violence", "medical", "other_in_danger", "check")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CODE_RE = re.compile(r"^[a-z0-9-]{1,24}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -51,6 +53,10 @@ class Region:
 class CrisisNumber:
     key: str
     number: str
+    kinds: tuple[str, ...] = ()  # the kinds of crisis it is shown for; () = every kind
+
+    def serves(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ class Config:
     send_rate: float = 25.0
     per_chat_interval: float = 1.0
     secret_key: str | None = field(default=None, repr=False)
+
+    def crisis_numbers_for(self, kind: str) -> tuple[CrisisNumber, ...]:
+        """The numbers to show for a kind of crisis, in config order (every number if none)."""
+        return tuple(n for n in self.crisis_numbers if n.serves(kind)) or self.crisis_numbers
 
     def municipality_named(self, name: str) -> Municipality | None:
         """The municipality called `name` (exact config spelling), if any."""
@@ -282,14 +292,28 @@ def parse_config(
             number = m.get("number")
             if isinstance(number, int):
                 number = str(number)
+            kinds = m.get("for")
+            if kinds is None:
+                kinds = []
+            elif not isinstance(kinds, list) or not all(k in CRISIS_KINDS for k in kinds):
+                c.fail(
+                    f"crisis.numbers[{i}].for",
+                    f"a list of kinds of crisis ({', '.join(CRISIS_KINDS)})",
+                    kinds,
+                )
+                kinds = []
             numbers.append(
                 CrisisNumber(
                     c.string(m.get("key"), f"crisis.numbers[{i}].key"),
                     c.string(number, f"crisis.numbers[{i}].number"),
+                    tuple(str(k) for k in kinds),
                 )
             )
     if isinstance(crisis.get("numbers"), list) and not numbers:
         c.fail("crisis.numbers", "at least one emergency number", crisis.get("numbers"))
+    for kind in CRISIS_KINDS:
+        if numbers and not any(n.serves(kind) for n in numbers):
+            c.fail("crisis.numbers", f"at least one number for {kind}", crisis.get("numbers"))
 
     privacy = c.mapping(root.get("privacy"), "privacy", required=False)
     digest = c.mapping(root.get("digest"), "digest", required=False)

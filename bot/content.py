@@ -5,7 +5,6 @@ Domain code works with keys and topic ids; only `Content.text` turns a key into 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from bot.config import LANGUAGES
+from bot.safety import CrisisDetector, SafetyError
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 MAX_ANSWER_CHARS = 900
@@ -51,8 +51,7 @@ class Content:
     topics: Mapping[str, Topic]
     ui: Mapping[str, Mapping[str, str]]  # language -> flat key -> string
     lexicon: Mapping[str, Any]
-    crisis_patterns: Mapping[str, tuple[str, ...]]
-    crisis_exclude: tuple[str, ...]
+    safety: Mapping[str, Any]  # flows/safety.yaml, checked by building the detector
 
     def text(self, lang: str, key: str, **values: object) -> str:
         """The UI string `key` in `lang`, with {placeholders} filled from `values`."""
@@ -160,15 +159,10 @@ def load_content(flows_dir: Path = FLOWS_DIR) -> Content:
 
     lexicon = _read_yaml(flows_dir / "lexicon.yaml", problems) or {}
     safety = _read_yaml(flows_dir / "safety.yaml", problems) or {}
-    patterns = {k: tuple(v or ()) for k, v in (safety.get("patterns") or {}).items()}
-    exclude = tuple(str(p) for p in safety.get("exclude") or ())
-    checked = [(f"patterns.{k}[{i}]", p) for k, ps in patterns.items() for i, p in enumerate(ps)]
-    checked += [(f"exclude[{i}]", p) for i, p in enumerate(exclude)]
-    for where, pattern in checked:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            problems.append(f"safety.yaml: {where}: not a valid regular expression ({exc})")
+    try:
+        CrisisDetector.build(safety)
+    except SafetyError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ContentError(problems)
-    return Content(categories, topics, ui, lexicon, patterns, exclude)
+    return Content(categories, topics, ui, lexicon, safety)

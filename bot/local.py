@@ -167,7 +167,9 @@ async def run_terminal_chat(
     return 0
 
 
-def _reply_json(question: str, reply: Reply | None, sent: list[Sent]) -> dict[str, Any]:
+def _reply_json(question: str, decisions: list[Reply], sent: list[Sent]) -> dict[str, Any]:
+    reply = decisions[-1] if decisions else None
+    crisis = next((r for r in decisions if r.kind == "crisis"), None)
     return {
         "question": question,
         "answer": "\n\n".join(s.text for s in sent),
@@ -176,7 +178,10 @@ def _reply_json(question: str, reply: Reply | None, sent: list[Sent]) -> dict[st
         "suggestions": list(reply.suggestions) if reply else [],
         "lang": reply.lang if reply else None,
         "confidence": round(reply.confidence, 4) if reply else 0.0,
-        "crisis": reply.kind == "crisis" if reply else False,
+        "crisis": crisis is not None,
+        "crisis_kind": crisis.crisis_kind if crisis else None,
+        "crisis_tier": crisis.crisis_tier if crisis else None,
+        "buttons": [label for s in sent for label in s.button_texts],
     }
 
 
@@ -190,8 +195,8 @@ async def run_ask(config: Config, lang: str | None, questions: Iterable[str], ou
                 continue
             session.replies.clear()
             sent = await session.say(question)
-            reply = session.replies[-1] if session.replies else None
-            out.write(json.dumps(_reply_json(question, reply, sent), ensure_ascii=False) + "\n")
+            decisions = list(session.replies)
+            out.write(json.dumps(_reply_json(question, decisions, sent), ensure_ascii=False) + "\n")
             out.flush()
     finally:
         await session.close()

@@ -84,10 +84,10 @@ def small_count(content: Content, config: Config, lang: str, n: int) -> str:
     return str(n)
 
 
-def crisis_block(content: Content, config: Config, lang: str) -> str:
-    """The emergency numbers from config.yaml, one per line, described in `lang`."""
+def crisis_block(content: Content, config: Config, lang: str, kind: str = "suicide") -> str:
+    """The emergency numbers from config.yaml for this kind of crisis, one per line."""
     lines = []
-    for n in config.crisis_numbers:
+    for n in config.crisis_numbers_for(kind):
         key = f"crisis.number.{n.key}"
         if content.has(lang, key):
             label = content.text(lang, key)
@@ -97,15 +97,26 @@ def crisis_block(content: Content, config: Config, lang: str) -> str:
     return "\n".join(lines)
 
 
-def crisis_reply(content: Content, config: Config, lang: str) -> Rendered:
-    text = "\n\n".join(
-        (
-            content.text(lang, "crisis.intro"),
-            crisis_block(content, config, lang),
+@lru_cache(maxsize=64)
+def crisis_reply(
+    content: Content, config: Config, lang: str, kind: str = "suicide", tier: str = "crisis"
+) -> Rendered:
+    """The crisis reply: what fits the kind of crisis, then its numbers. The `check` tier asks
+    gently whether the person is safe, shows the numbers and says the answer follows."""
+    if tier == "check":
+        parts = (
+            content.text(lang, "crisis.check"),
+            crisis_block(content, config, lang, "check"),
+            content.text(lang, "crisis.check_outro"),
+        )
+    else:
+        intro = f"crisis.intro.{kind}"
+        parts = (
+            content.text(lang, intro if content.has(lang, intro) else "crisis.intro.suicide"),
+            crisis_block(content, config, lang, kind),
             content.text(lang, "crisis.outro"),
         )
-    )
-    return Rendered(text)
+    return Rendered("\n\n".join(parts))
 
 
 @lru_cache(maxsize=1024)  # content and config never change while the bot runs
@@ -117,7 +128,7 @@ def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> 
         offices = ", ".join(r.office for r in config.regions)
         answer = answer.replace("{regional_offices}", offices)
     if topic.show_crisis_numbers:
-        answer = f"{answer}\n\n{crisis_block(content, config, lang)}"
+        answer = f"{answer}\n\n{crisis_block(content, config, lang, 'suicide')}"
     buttons = [topic_button(content, lang, rid) for rid in topic.related]
     buttons.append(menu_button(content, lang))
     return Rendered(answer, _rows(buttons))
@@ -146,7 +157,9 @@ def main_menu_keyboard(content: Content, lang: str) -> InlineKeyboardMarkup:
 
 def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
     if reply.kind == "crisis":
-        return crisis_reply(content, config, reply.lang)
+        return crisis_reply(
+            content, config, reply.lang, reply.crisis_kind or "suicide", reply.crisis_tier
+        )
     if reply.kind == "smalltalk" and reply.smalltalk:
         text = content.text(reply.lang, f"smalltalk.{reply.smalltalk}")
         return Rendered(text, main_menu_keyboard(content, reply.lang))

@@ -1,15 +1,36 @@
-"""Crisis detection (pure). Runs before any other matching on every message."""
+"""Crisis detection (pure). Runs before any other matching on every message.
+
+A message is read the way flows/safety.yaml describes: words become lemmas (inflections,
+nynorsk, dialect and misspellings of crisis words all become one word), words run together are
+split, typos of long crisis words are corrected, clauses about the past or idioms are cut out,
+and then each language's patterns, written once for lemmas, are searched. Every verdict can be
+explained by the pattern that matched (`CrisisDetector.explain`).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from bot.textnorm import apply_variants, normalise, tokens
+from rapidfuzz import fuzz, process
+
+from bot.textnorm import normalise
 
 WORD_START = r"\b"
 NEVER = r"(?!x)x"
+# The kinds of crisis, most urgent first: when several match, the first decides the reply.
+KINDS = ("medical", "other_in_danger", "violence", "suicide", "self_harm")
+CHECK = "check"  # the gentle middle tier: "are you safe right now?" with the numbers
+GAP = r"(?: \S+){0,3} "  # `{w}` in a pattern: up to three other words
+GAP1 = r"(?: \S+)? "  # `{w1}`: at most one
+FUZZY_MIN_LEN = 6
+FUZZY_CUTOFF = 85.0
+SPLIT_MIN_LEN = 5
+CACHE_LIMIT = 50_000
+_WORD_RE = re.compile(r"[0-9a-zæøåäöüéèáàóôç_]+(?:'[a-z]+)?")
+_CLAUSE_RE = re.compile(r"[.!?;:,\n()\[\]\"]+|\s(?:men|but|og nå|and now|so now|så nå)\s")
 
 
 def _alternation(patterns: Sequence[str]) -> str:
@@ -40,38 +61,285 @@ def combine(named: Mapping[str, Sequence[str]]) -> tuple[re.Pattern[str], dict[s
     return re.compile("|".join(parts) or NEVER), groups
 
 
+def expand(pattern: str) -> str:
+    """A pattern as written in safety.yaml -> a regular expression over lemma text."""
+    return pattern.replace(" {w}", GAP).replace("{w}", GAP).replace(" {w1}", GAP1)
+
+
+class SafetyError(ValueError):
+    """flows/safety.yaml is inconsistent; each problem names its place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the detector read in a message: the kind of crisis and how sure it is."""
+
+    kind: str  # one of KINDS
+    tier: str  # "crisis": the numbers at once, nothing else; "check": a gentle question first
+    kinds: tuple[str, ...] = ()  # every kind that matched, most urgent first
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.tier == "crisis"
+
+
+@dataclass
+class _Reader:
+    """One language's way of reading a message: lemmas, joined words, typos, patterns."""
+
+    lang: str
+    lemma_of: dict[str, str]
+    joined: list[tuple[re.Pattern[str], str]]
+    fuzzy: list[str]
+    split_vocab: frozenset[str]
+    rules: list[tuple[re.Pattern[str], str]]  # an unknown word that matches -> its lemma
+    kinds: dict[str, re.Pattern[str]]  # kind (or "check") -> combined patterns
+    sources: dict[str, list[tuple[str, re.Pattern[str]]]]  # for explain()
+    past: re.Pattern[str] | None
+    idiom: re.Pattern[str] | None
+    keep: re.Pattern[str] | None
+    mentions: dict[str, re.Pattern[str]]  # kind -> words that count unless `context` is said
+    context: re.Pattern[str] | None  # the message speaks of the past, a loss, work, the news
+    _cache: dict[str, str] = field(default_factory=dict)
+    _split_cache: dict[str, str] = field(default_factory=dict)
+
+    def lemma_text(self, clause: str, split: bool = False) -> str:
+        for pattern, replacement in self.joined:
+            clause = pattern.sub(replacement, clause)
+        out: list[str] = []
+        cache = self._split_cache if split else self._cache
+        for word in _WORD_RE.findall(clause):
+            lemma = cache.get(word)
+            if lemma is None:
+                lemma = self._lemma(word, split)
+                if len(cache) < CACHE_LIMIT:
+                    cache[word] = lemma
+            out.append(lemma)
+        return " ".join(out)
+
+    def _lemma(self, word: str, split: bool) -> str:
+        known = self.lemma_of.get(word)
+        if known is not None:
+            return known
+        if word in self.split_vocab:
+            return word
+        for rule, replacement in self.rules:
+            if rule.search(word):
+                return rule.sub(replacement, word, count=1)
+        if len(word) >= FUZZY_MIN_LEN and self.fuzzy:
+            hit = process.extractOne(
+                word, self.fuzzy, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+            )
+            if hit is not None and abs(len(hit[0]) - len(word)) <= 1:
+                return self.lemma_of.get(hit[0], hit[0])
+        if split and len(word) >= SPLIT_MIN_LEN:
+            parts = self._split(word)
+            if parts:
+                return " ".join(self.lemma_of.get(p, p) for p in parts)
+        return word
+
+    def _split(self, word: str) -> list[str] | None:
+        """`word` as the fewest known words run together ("orkerikkemer"), or None."""
+        vocab = self.split_vocab
+        n = len(word)
+        best: list[list[str] | None] = [None] * (n + 1)
+        best[0] = []
+        for end in range(2, n + 1):
+            for start in range(max(0, end - 14), end - 1):
+                head = best[start]
+                piece = word[start:end]
+                if head is None or piece not in vocab:
+                    continue
+                candidate = [*head, piece]
+                current = best[end]
+                if current is None or len(candidate) < len(current):
+                    best[end] = candidate
+        found = best[n]
+        if found is None or len(found) < 2 or max(len(p) for p in found) < 3:
+            return None
+        return found
+
+    def read(self, raw: str, split: bool = False) -> tuple[str, str]:
+        """(What still counts, the whole message) as lemma text.
+
+        What still counts is every clause, less the clauses about the past (unless they also
+        say "now", "again", ...) and less idioms; the whole message is for context markers."""
+        kept: list[str] = []
+        whole: list[str] = []
+        for clause in _CLAUSE_RE.split(raw):
+            text = self.lemma_text(clause, split)
+            if not text:
+                continue
+            whole.append(text)
+            if self.past is not None and self.past.search(text):
+                if self.keep is None or not self.keep.search(text):
+                    continue
+            if self.idiom is not None:
+                text = self.idiom.sub(" ~ ", text)
+            kept.append(text)
+        return " . ".join(kept), " . ".join(whole)
+
+    def kinds_in(self, raw: str, split: bool = False) -> tuple[list[str], list[str], bool]:
+        """(Kinds its patterns find, kinds its mentions find, whether context is said)."""
+        text, whole = self.read(raw, split)
+        found = [kind for kind, pattern in self.kinds.items() if pattern.search(text)]
+        mentioned = [k for k, p in self.mentions.items() if p.search(text)]
+        return found, mentioned, bool(self.context is not None and self.context.search(whole))
+
+
 @dataclass(frozen=True)
 class CrisisDetector:
-    """Compiled crisis patterns from flows/safety.yaml."""
+    """Reads messages for crisis signals with the lemmas and patterns of flows/safety.yaml."""
 
-    pattern: re.Pattern[str]  # one alternation, named groups per kind: one search per text
-    kinds: Mapping[str, str]  # named group -> kind ('suicide', 'self_harm', 'danger')
-    exclude: re.Pattern[str] | None
-    variants: Mapping[str, str]
+    readers: tuple[_Reader, ...]
 
     @classmethod
-    def build(
-        cls,
-        patterns: Mapping[str, Sequence[str]],
-        exclude: Sequence[str],
-        variants: Mapping[str, str],
-    ) -> CrisisDetector:
-        combined, kinds = combine({kind: ps for kind, ps in patterns.items() if ps})
-        excl = combine({"exclude": exclude})[0] if exclude else None
-        return cls(combined, kinds, excl, dict(variants))
+    def build(cls, safety: Mapping[str, Any]) -> CrisisDetector:
+        problems: list[str] = []
+        readers = [
+            _build_reader(lang, safety, problems) for lang in sorted(safety.get("patterns") or {})
+        ]
+        if problems:
+            raise SafetyError(problems)
+        return cls(tuple(readers))
 
-    def detect(self, text: str) -> str | None:
-        """The kind of crisis the message signals ('suicide', 'self_harm', 'danger'), or None."""
+    def assess(self, text: str | None) -> Assessment | None:
+        """The crisis this message signals (kind and tier), or None."""
+        if not text:
+            return None
         raw = normalise(text, limit=None)
-        mapped = " ".join(apply_variants(tokens(raw), self.variants))
-        for candidate in (mapped, raw):
-            if self.pattern.search(candidate) is None:
-                continue  # the common case: exclusions can only take a match away
-            # Cut out what is clearly past or about others, so the rest is still checked:
-            # "my brother took his life and now I want to die too" must still be caught.
-            if self.exclude is not None:
-                candidate = self.exclude.sub(" ", candidate)
-            found = self.pattern.search(candidate)
-            if found is not None and found.lastgroup is not None:
-                return self.kinds[found.lastgroup]
+        found = self._found(raw, split=False)
+        if not found:  # only then try words run together ("villdø"): rarely needed
+            found = self._found(raw, split=True)
+        kinds = tuple(k for k in KINDS if k in found)
+        if kinds:
+            return Assessment(kinds[0], "crisis", kinds)
+        if CHECK in found:
+            return Assessment("suicide", CHECK, ("suicide",))
         return None
+
+    def _found(self, raw: str, split: bool) -> set[str]:
+        found: set[str] = set()
+        mentioned: set[str] = set()
+        context = False
+        for reader in self.readers:
+            strong, weak, said = reader.kinds_in(raw, split)
+            found.update(strong)
+            mentioned.update(weak)
+            context = context or said
+        # A bare mention counts unless the message, in any language, gives it a context.
+        return found if context else found | mentioned
+
+    def detect(self, text: str | None) -> str | None:
+        """The kind of crisis ('suicide', 'violence', ...) when the numbers must come at once."""
+        found = self.assess(text)
+        return found.kind if found is not None and found.is_crisis else None
+
+    def explain(self, text: str) -> list[str]:
+        """Which patterns matched, on which lemma text: for tests and tuning, never logged."""
+        raw = normalise(text, limit=None)
+        out: list[str] = []
+        for split in (False, True):
+            for reader in self.readers:
+                lemma, whole = reader.read(raw, split)
+                context = bool(reader.context and reader.context.search(whole))
+                for kind, sources in reader.sources.items():
+                    for source, pattern in sources:
+                        if pattern.search(lemma) and not (kind.startswith("~") and context):
+                            out.append(f"{reader.lang}/{kind}: {source}  <- {lemma}")
+            if out:
+                break
+        return out
+
+    def lemma_text(self, text: str) -> dict[str, str]:
+        raw = normalise(text, limit=None)
+        return {r.lang: r.read(raw, True)[1] for r in self.readers}
+
+
+def _compile(patterns: Iterable[str], where: str, problems: list[str]) -> re.Pattern[str] | None:
+    good: list[str] = []
+    for i, p in enumerate(patterns):
+        try:
+            re.compile(expand(str(p)))
+        except re.error as exc:
+            problems.append(f"safety.yaml: {where}[{i}]: not a valid regular expression ({exc})")
+            continue
+        good.append(expand(str(p)))
+    return combine({"x": good})[0] if good else None
+
+
+def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> _Reader:
+    lemma_of: dict[str, str] = {}
+    for lemma, forms in ((safety.get("lemmas") or {}).get(lang) or {}).items():
+        for form in [lemma, *(forms or ())]:
+            if not isinstance(form, str):  # YAML reads a bare no, on or true as a boolean
+                problems.append(f"safety.yaml: lemmas.{lang}.{lemma}: quote {form!r}")
+                continue
+            if form in lemma_of and lemma_of[form] != str(lemma) and form != lemma:
+                problems.append(
+                    f"safety.yaml: lemmas.{lang}: {form!r} is a form of both"
+                    f" {lemma_of[form]!r} and {lemma!r}"
+                )
+            lemma_of.setdefault(form, str(lemma))
+    joined = [
+        (re.compile(rf"\b{re.escape(str(phrase))}\b"), str(word))
+        for phrase, word in ((safety.get("joined") or {}).get(lang) or {}).items()
+    ]
+    fuzzy = [str(w) for w in (safety.get("fuzzy") or {}).get(lang) or ()]
+    split_words = (safety.get("split_words") or {}).get(lang) or ()
+    problems.extend(
+        f"safety.yaml: split_words.{lang}: quote {w!r}" for w in split_words if not isinstance(w, str)
+    )
+    split_vocab = frozenset([str(w) for w in split_words] + list(lemma_of))
+    rules = [
+        (re.compile(str(pattern)), str(lemma))
+        for pattern, lemma in ((safety.get("rules") or {}).get(lang) or {}).items()
+        if _valid(str(pattern)) or problems.append(f"safety.yaml: rules.{lang}: {pattern!r}")
+    ]
+    kinds: dict[str, re.Pattern[str]] = {}
+    mentions: dict[str, re.Pattern[str]] = {}
+    sources: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for section, target, mark in (("patterns", kinds, ""), ("mentions", mentions, "~")):
+        for kind, patterns in ((safety.get(section) or {}).get(lang) or {}).items():
+            if kind not in (*KINDS, CHECK) or (section == "mentions" and kind == CHECK):
+                problems.append(f"safety.yaml: {section}.{lang}.{kind}: not a known kind")
+                continue
+            compiled = _compile(patterns or (), f"{section}.{lang}.{kind}", problems)
+            if compiled is not None:
+                target[kind] = compiled
+                sources[mark + kind] = [
+                    (str(p), re.compile(expand(str(p))))
+                    for p in patterns or ()
+                    if _valid(expand(str(p)))
+                ]
+    exclude = (safety.get("exclude") or {}).get(lang) or {}
+    keep = list(exclude.get("keep") or ()) + list((safety.get("exclude") or {}).get("keep") or ())
+    return _Reader(
+        lang=lang,
+        lemma_of=lemma_of,
+        joined=joined,
+        fuzzy=fuzzy,
+        split_vocab=split_vocab,
+        rules=rules,
+        kinds=kinds,
+        sources=sources,
+        past=_compile(exclude.get("past") or (), f"exclude.{lang}.past", problems),
+        idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
+        keep=_compile(keep, f"exclude.{lang}.keep", problems),
+        mentions=mentions,
+        context=_compile(
+            (safety.get("context") or {}).get(lang) or (), f"context.{lang}", problems
+        ),
+    )
+
+
+def _valid(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True

@@ -794,7 +794,7 @@ async def test_revoking_the_office_role_stops_the_flow_at_the_next_step(
 async def test_crisis_words_in_an_announcement_get_the_numbers_and_keep_the_draft(
     services: Services, office: Person, person: Person
 ) -> None:
-    crisis = ui(services, "crisis.intro").strip()
+    crisis = ui(services, "crisis.intro.suicide").strip()
     await office.say("/announce")
     for text in (TITLE, "12.03 kl 18", PLACE, LINK):
         await office.say(text)

@@ -48,12 +48,19 @@ def test_repository_config_is_valid() -> None:
     assert config.token is None
     assert config.api_base_url is None
     assert config.default_language == "nb"
-    assert [n.number for n in config.crisis_numbers] == [
+    assert [n.number for n in config.crisis_numbers_for("suicide")] == [
         "113",
         "116 117",
         "116 123",
         "22 40 00 40",
     ]
+    assert [n.number for n in config.crisis_numbers_for("violence")] == [
+        "112",
+        "113",
+        "116 006",
+        "116 111",
+    ]
+    assert "22 59 13 00" in [n.number for n in config.crisis_numbers_for("medical")]
     assert [r.id for r in config.regions] == ["nord-norge", "innlandet", "oslo"]
     assert len(config.municipalities) == 12
     assert config.municipality_by_code("lyngen") is not None

@@ -108,18 +108,34 @@ def test_a_broken_crisis_pattern_is_a_content_error(flows_copy: Path) -> None:
     # the bot starts (or worse, never).
     path = flows_copy / "safety.yaml"
     safety = yaml.safe_load(path.read_text(encoding="utf-8"))
-    safety["patterns"]["suicide"].append("(unclosed")
+    safety["patterns"]["nb"]["suicide"].append("(unclosed")
     path.write_text(yaml.safe_dump(safety, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ContentError) as caught:
         load_content(flows_copy)
     assert any("safety.yaml" in p for p in caught.value.problems), caught.value.problems
 
 
+def test_a_form_of_two_lemmas_is_a_content_error(flows_copy: Path) -> None:
+    path = flows_copy / "safety.yaml"
+    safety = yaml.safe_load(path.read_text(encoding="utf-8"))
+    safety["lemmas"]["nb"]["kutte"].append("slo")  # already a form of slå
+    path.write_text(yaml.safe_dump(safety, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_content(flows_copy)
+    assert any("'slo' is a form of both" in p for p in caught.value.problems)
+
+
 def test_crisis_patterns_compile_and_catch_the_basics(content: Content) -> None:
     detector = create_safety(content)
-    assert set(content.crisis_patterns) >= {"suicide", "self_harm", "danger"}
-    for pattern in (p for ps in content.crisis_patterns.values() for p in ps):
-        re.compile(pattern)
+    for lang in ("nb", "en"):
+        assert set(content.safety["patterns"][lang]) >= {
+            "suicide",
+            "self_harm",
+            "violence",
+            "medical",
+            "other_in_danger",
+            "check",
+        }
     assert detector.detect("jeg orker ikke mer") == "suicide"
     assert detector.detect("I want to kill myself") == "suicide"
     assert detector.detect("hva koster det") is None

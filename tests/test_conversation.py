@@ -361,11 +361,10 @@ async def test_english_on_behalf_question_gets_the_english_forwardable_text(
 # --- crisis --------------------------------------------------------------------------------------
 
 
-def assert_crisis_reply(text: str, config: Config) -> None:
-    for number in config.crisis_numbers:
+def assert_crisis_reply(text: str, config: Config, kind: str = "suicide") -> None:
+    for number in config.crisis_numbers_for(kind):
         assert number.number in text, number
-    for digits in ("113", "116 117", "116 123", "22 40 00 40"):
-        assert digits in text
+    assert "113" in text  # the medical emergency number is in every crisis reply
 
 
 async def test_norwegian_crisis_message_gets_the_numbers_first_and_only(
@@ -374,7 +373,7 @@ async def test_norwegian_crisis_message_gets_the_numbers_first_and_only(
     turn = await person.say("jeg orker ikke mer")
     assert len(turn.sent) == 1
     first = turn.first.text
-    assert first.startswith(ui(services, "nb", "crisis.intro"))
+    assert first.startswith(ui(services, "nb", "crisis.intro.suicide"))
     assert_crisis_reply(first, config)
     assert f"📞 116 123 {DASH} Mental Helses hjelpetelefon (døgnåpen)" in first
     assert "En selvhjelpsgruppe er ikke krisehjelp" in first
@@ -386,9 +385,48 @@ async def test_english_crisis_message_gets_the_numbers_in_english(
 ) -> None:
     turn = await person.say("i want to kill myself")
     assert len(turn.sent) == 1
-    assert turn.first.text.startswith(ui(services, "en", "crisis.intro"))
+    assert turn.first.text.startswith(ui(services, "en", "crisis.intro.suicide"))
     assert_crisis_reply(turn.first.text, config)
     assert f"📞 113 {DASH} medical emergency (danger to life)" in turn.first.text
+
+
+async def test_violence_gets_the_police_and_the_violence_line_first(
+    person: Person, config: Config, services: Services
+) -> None:
+    turn = await person.say("mannen min slår meg når han drikker")
+    assert len(turn.sent) == 1
+    text = turn.first.text
+    assert text.startswith(ui(services, "nb", "crisis.intro.violence"))
+    assert_crisis_reply(text, config, "violence")
+    assert text.index("112") < text.index("116 006")
+
+
+async def test_a_medical_emergency_gets_113_and_poison_information(
+    person: Person, config: Config, services: Services
+) -> None:
+    turn = await person.say("my son swallowed a dishwasher tablet")
+    text = turn.first.text
+    assert text.startswith(ui(services, "en", "crisis.intro.medical"))
+    assert_crisis_reply(text, config, "medical")
+
+
+async def test_someone_else_in_danger_gets_advice_and_numbers(
+    person: Person, config: Config, services: Services
+) -> None:
+    turn = await person.say("venninna mi sier hun skal ta livet sitt i kveld")
+    assert turn.first.text.startswith(ui(services, "nb", "crisis.intro.other_in_danger"))
+    assert_crisis_reply(turn.first.text, config, "other_in_danger")
+
+
+async def test_an_uncertain_signal_gets_the_gentle_check_and_then_the_answer(
+    person: Person, config: Config, services: Services
+) -> None:
+    turn = await person.say("kan jeg bli med i en gruppe hvis jeg har selvmordstanker")
+    assert len(turn.sent) >= 2
+    assert turn.first.text.startswith(ui(services, "nb", "crisis.check").strip()[:40])
+    assert_crisis_reply(turn.first.text, config, "check")
+    assert "116 123" in turn.first.text
+    assert not turn.sent[1].text.startswith(ui(services, "nb", "crisis.check").strip()[:40])
 
 
 async def test_crisis_wins_over_a_matching_faq_question(person: Person, config: Config) -> None:

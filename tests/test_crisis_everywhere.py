@@ -10,7 +10,7 @@ CRISIS = "jeg vil ta livet mitt"
 
 
 def crisis_intro(services: Services) -> str:
-    return services.content.text("nb", "crisis.intro").strip()
+    return services.content.text("nb", "crisis.intro.suicide").strip()
 
 
 async def send(app: App, fake: FakeTelegram, **kwargs: object) -> list[str]:

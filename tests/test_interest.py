@@ -559,7 +559,7 @@ async def test_crisis_message_at_the_municipality_step_gets_the_numbers_first(
     await to_step(person, step)
     before = await services.storage.get_flow(key_of(services))
     turn = await person.say(text)
-    assert turn.first.text.startswith(ui(services, "nb", "crisis.intro"))
+    assert turn.first.text.startswith(ui(services, "nb", "crisis.intro.suicide"))
     for number in config.crisis_numbers:
         assert number.number in turn.first.text
     assert ui(services, "nb", "interest.place_matches") not in turn.texts

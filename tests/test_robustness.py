@@ -146,7 +146,7 @@ async def test_crisis_language_at_the_end_of_a_long_message_is_caught(
     text = (story + "Nå orker jeg ikke mer.")[-MAX_MESSAGE:]
     assert len(text) <= MAX_MESSAGE
     turn = await person.say(text)
-    intro = services.content.text("nb", "crisis.intro")
+    intro = services.content.text("nb", "crisis.intro.suicide")
     assert turn.first.text.startswith(intro)
     for number in services.config.crisis_numbers:
         assert number.number in turn.first.text
@@ -158,7 +158,7 @@ async def test_crisis_language_at_the_end_of_a_long_english_message_is_caught(
     story = "I have been struggling for a long time and I don't know who to talk to. " * 40
     turn = await person.say(story[: MAX_MESSAGE - 30] + " I want to kill myself")
     assert "113" in turn.first.text
-    assert turn.first.text.startswith(services.content.text("en", "crisis.intro"))
+    assert turn.first.text.startswith(services.content.text("en", "crisis.intro.suicide"))
 
 
 @PROPERTY

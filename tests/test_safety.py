@@ -1,46 +1,151 @@
-"""The crisis detector: its one combined regex finds exactly what the patterns one by one find."""
+"""The crisis detector: lemmas, joined words, typos, context, and one regex per kind."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.quality import load_questions
 from bot.content import load_content
-from bot.safety import combine
-from bot.textnorm import normalise
+from bot.safety import CHECK, KINDS, CrisisDetector, SafetyError, combine, expand
 
 CONTENT = load_content()
-PATTERNS = {kind: ps for kind, ps in CONTENT.crisis_patterns.items() if ps}
-COMBINED, KINDS = combine(PATTERNS)
-ONE_BY_ONE = [(kind, re.compile(p)) for kind, ps in PATTERNS.items() for p in ps]
-WORDS = sorted({w for p in (q["q"] for q in load_questions()) for w in normalise(p).split()})
+DETECTOR = CrisisDetector.build(CONTENT.safety)
+
+
+def kind(text: str) -> str | None:
+    found = DETECTOR.assess(text)
+    return None if found is None else (found.kind if found.is_crisis else CHECK)
+
+
+# Each line: what a person might write, and the kind the bot must read in it. Written for the
+# behaviours the detector promises (inflection, dialect, typos, joined words, indirect signals,
+# someone else in danger); the measured figures come from bench.quality on blind sets.
+CRISIS = [
+    ("jeg vil dø", "suicide"),
+    ("æ vil itj leve mer", "suicide"),
+    ("eg vil ikkje leve lenger", "suicide"),
+    ("e vil ta livet mitt", "suicide"),
+    ("tenker på å ta selvmor", "suicide"),
+    ("villdø", "suicide"),
+    ("orkerikkemer", "suicide"),
+    ("I want to kil myself", "suicide"),
+    ("wanna kms", "suicide"),
+    ("I may not be here by Christmas", "suicide"),
+    ("how many pills does it take", "suicide"),
+    ("jeg har samlet på piller", "suicide"),
+    ("har skrevet avskjedsbrev", "suicide"),
+    ("alle ville hatt det bedre uten meg", "suicide"),
+    ("jeg kutta meg i natt", "self_harm"),
+    ("skar meg igjen", "self_harm"),
+    ("I cut myself last night", "self_harm"),
+    ("mannen min slår meg", "violence"),
+    ("pappa drikker og slår oss", "violence"),
+    ("faren min e full og slår mæ", "violence"),
+    ("my husband hits me", "violence"),
+    ("someone is not breathing", "medical"),
+    ("sønnen min har svelget en oppvasktablett", "medical"),
+    ("my son swallowed something poisonous", "medical"),
+    ("my friend says she will end her life tonight", "other_in_danger"),
+    ("venninna mi sier hun skal ta livet sitt i kveld", "other_in_danger"),
+]
+
+NOT_CRISIS = [
+    "hva koster det",
+    "jeg dør av latter",
+    "I'm dying of laughter",
+    "this homework is killing me",
+    "broren min tok livet sitt for ti år siden, finnes det grupper for etterlatte",
+    "I'm a school nurse, what should I do if a pupil talks about suicide",
+    "im not suicidal or anything, just really lonely. is this for me",
+    "kan jeg kutte ut kaffe før møtet",
+    "jobben tar livet av meg for tida, har dere grupper for utbrente",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CRISIS)
+def test_crisis_messages_get_their_kind(text: str, expected: str) -> None:
+    assert kind(text) == expected, DETECTOR.explain(text) or DETECTOR.lemma_text(text)
+
+
+@pytest.mark.parametrize("text", NOT_CRISIS)
+def test_near_misses_are_left_alone(text: str) -> None:
+    assert DETECTOR.assess(text) is None, DETECTOR.explain(text)
+
+
+def test_a_past_clause_does_not_hide_a_present_one() -> None:
+    text = "for ti år siden prøvde jeg å ta livet mitt, og nå vil jeg dø igjen"
+    assert kind(text) == "suicide"
+    assert kind("min bror tok livet sitt for mange år siden. nå vil jeg ikke leve lenger") == (
+        "suicide"
+    )
+
+
+def test_current_suicidal_thoughts_with_a_question_get_the_gentle_check() -> None:
+    assert kind("kan jeg bli med i gruppe hvis jeg har selvmordstanker") == CHECK
+
+
+def test_the_most_urgent_kind_decides_and_all_are_kept() -> None:
+    found = DETECTOR.assess("han slår meg og jeg vil dø")
+    assert found is not None
+    assert found.kind == "violence"
+    assert found.kinds == ("violence", "suicide")
+
+
+def test_empty_and_garbage_are_not_crises() -> None:
+    for text in ("", None, "🙂🙂🙂", "x" * 5000, "\u0000\u200b"):
+        assert DETECTOR.assess(text) is None
+
+
+def test_a_crisis_at_the_end_of_a_long_message_is_still_read() -> None:
+    text = "hei, jeg lurer på hvordan gruppene fungerer. " * 60 + "jeg vil ikke leve lenger"
+    assert kind(text) == "suicide"
+
+
+def test_explain_names_the_pattern() -> None:
+    lines = DETECTOR.explain("jeg vil dø")
+    assert lines
+    assert lines[0].startswith("nb/suicide:")
+
+
+def test_a_form_listed_under_two_lemmas_is_refused() -> None:
+    safety = {"lemmas": {"nb": {"a": ["x"], "b": ["x"]}}, "patterns": {"nb": {"suicide": ["a"]}}}
+    with pytest.raises(SafetyError):
+        CrisisDetector.build(safety)
+
+
+def test_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(SafetyError):
+        CrisisDetector.build({"patterns": {"nb": {"danger": ["a"]}}})
+
+
+# --- the combined regex -----------------------------------------------------------------------
+
+PATTERNS = {
+    k: [expand(p) for p in ps]
+    for k, ps in (CONTENT.safety["patterns"]["nb"] or {}).items()
+    if k in (*KINDS, CHECK)
+}
+COMBINED, GROUPS = combine(PATTERNS)
+ONE_BY_ONE = [(k, re.compile(p)) for k, ps in PATTERNS.items() for p in ps]
+WORDS = sorted(
+    {w for text, _ in CRISIS for w in text.lower().split()}
+    | {w for text in NOT_CRISIS for w in text.lower().split()}
+    | {"vil", "dø", "ikke", "meg", "livet", "ta", "slå", "han", "hun", "pille"}
+)
 
 
 def kinds_found_one_by_one(text: str) -> set[str]:
-    return {kind for kind, p in ONE_BY_ONE if p.search(text)}
-
-
-def test_every_kind_has_a_group_and_nothing_else_does() -> None:
-    assert set(KINDS.values()) == set(PATTERNS)
-
-
-def test_the_question_set_gets_the_same_verdict_as_pattern_by_pattern() -> None:
-    for question in load_questions():
-        text = normalise(question["q"], limit=None)
-        found = COMBINED.search(text)
-        expected = kinds_found_one_by_one(text)
-        assert (found is not None) == bool(expected), question["q"]
-        if found is not None and found.lastgroup is not None:
-            assert KINDS[found.lastgroup] in expected, question["q"]
+    return {k for k, p in ONE_BY_ONE if p.search(text)}
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(WORDS), max_size=12), st.text(max_size=20))
 def test_any_text_gets_the_same_verdict_as_pattern_by_pattern(words: list[str], tail: str) -> None:
-    text = normalise(" ".join(words) + tail, limit=None)
+    text = " ".join(words) + tail
     assert (COMBINED.search(text) is not None) == bool(kinds_found_one_by_one(text))
 
 
@@ -61,3 +166,9 @@ def test_no_patterns_never_match() -> None:
     pattern, kinds = combine({})
     assert kinds == {}
     assert pattern.search("selvmord") is None
+
+
+def test_safety_yaml_is_valid_yaml_with_both_languages() -> None:
+    with open("flows/safety.yaml", encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    assert set(raw["patterns"]) == {"nb", "en"}

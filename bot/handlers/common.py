@@ -124,9 +124,10 @@ async def crisis_first(update: Update, context: BotContext, text: str | None) ->
     """For messages that are not questions (captions, unknown commands, group messages):
     if the words signal a crisis, send the emergency numbers now. True if it did."""
     services = context.services
-    if not text or services.crisis.detect(text) is None:
+    found = services.crisis.assess(text)
+    if found is None:
         return False
-    lang = services.faq.detect_language(text, await user_language(update, context))
-    events.info("crisis_reply kind=other lang=%s", lang)
-    await send(update, crisis_reply(services.content, services.config, lang))
-    return True
+    lang = services.faq.detect_language(text or "", await user_language(update, context))
+    events.info("crisis_reply kind=%s tier=%s lang=%s", found.kind, found.tier, lang)
+    await send(update, crisis_reply(services.content, services.config, lang, found.kind, found.tier))
+    return found.is_crisis

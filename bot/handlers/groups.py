@@ -19,9 +19,13 @@ async def in_group(update: Update, context: BotContext) -> None:
     message = update.effective_message
     lang = language_from_telegram(update.effective_user, services.config.default_language)
     text = (message.text or message.caption) if message is not None else None
-    if text and services.crisis.detect(text):
-        events.info("crisis_reply kind=group lang=%s", lang)
-        await send(update, render.crisis_reply(services.content, services.config, lang))
+    found = services.crisis.assess(text)
+    if found is not None:  # in a group too, and the gentle check as well: better once too often
+        events.info("crisis_reply kind=%s tier=%s lang=%s", found.kind, found.tier, lang)
+        await send(
+            update,
+            render.crisis_reply(services.content, services.config, lang, found.kind, found.tier),
+        )
     url = f"https://t.me/{context.bot.username}?start=group"
     button = InlineKeyboardButton(services.content.text(lang, "group.open_private"), url=url)
     await send(

@@ -37,7 +37,7 @@ async def on_text(update: Update, context: BotContext) -> None:
         for composer in (invitation.handle_text, announce.handle_text):
             if await composer(update, context, message.text):
                 return
-    if crisis is not None:
+    if crisis is not None and crisis.crisis_tier != "check":
         return
     # Then a municipality typed into the interest flow; everything else is a question.
     if in_flow and await interest.handle_typed_place(update, context, message.text):
@@ -49,7 +49,9 @@ async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
     """Log the decision (never the text), tell any listener, and send what the person sees."""
     services = context.services
     if reply.kind == "crisis":
-        events.info("crisis_reply kind=%s lang=%s", reply.crisis_kind, reply.lang)
+        events.info(
+            "crisis_reply kind=%s tier=%s lang=%s", reply.crisis_kind, reply.crisis_tier, reply.lang
+        )
     else:
         events.info(
             "reply kind=%s topic=%s confidence=%.2f lang=%s",

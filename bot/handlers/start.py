@@ -56,7 +56,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     """List what the bot can do."""
     lang = await user_language(update, context)
     content = context.services.content
-    emergency = context.services.config.crisis_numbers[0].number
+    emergency = context.services.config.crisis_numbers_for("suicide")[0].number
     text = content.text(lang, "help.text", emergency=emergency)
     await send(update, Rendered(text, main_menu_keyboard(content, lang)))
 
