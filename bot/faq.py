@@ -41,12 +41,18 @@ class Ranked:
     score: float
 
 
+OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
+
+
 @dataclass(frozen=True)
 class Match:
     """The matcher's verdict on one question."""
 
     lang: str  # language the question is written in (or the fallback given)
     ranked: tuple[Ranked, ...]  # best first, at most `limit`
+    offtopic: float = 0.0  # how well the question matches what the bot is not for
+    coverage: float = 1.0  # the share of the question's weight the index knows
+    anchored: bool = False  # names something only self-help questions name (lexicon anchors)
 
     @property
     def best(self) -> Ranked | None:
@@ -75,6 +81,7 @@ class _LanguageIndex:
         variants: dict[str, str],
         extra_parts: Iterable[str],
         stopwords: frozenset[str],
+        offtopic: Iterable[str] = (),
     ) -> None:
         self.lang = lang
         self.variants = variants if lang == "nb" else {}
@@ -94,6 +101,10 @@ class _LanguageIndex:
             answer_words = self._words(text.answer)
             raw_docs.append((topic.id, answer_words, ANSWER_TERM_WEIGHT))
             corpus_words.update(answer_words)
+        for phrase in offtopic:
+            words = self._words(phrase)
+            raw_docs.append((OFFTOPIC, words, 1.0))
+            corpus_words.update(words)
         self.parts = {self._stem(w) for w in (*corpus_words, *extra_parts) if len(w) >= 3}
         self._known_stems = {self._stem(w) for w in corpus_words}
         self._choices = sorted(self._known_stems | self.parts)
@@ -125,6 +136,9 @@ class _LanguageIndex:
         # pick and one product score both, and each topic's best example is one reduceat.
         self._column = {t: i for i, t in enumerate(sorted(self.idf))}
         self._topic_ids = list(self.topics)
+        self._offtopic_row = (
+            self._topic_ids.index(OFFTOPIC) if OFFTOPIC in self._topic_ids else None
+        )
         topic_row = {tid: i for i, tid in enumerate(self._topic_ids)}
         self.examples.sort(key=lambda example: topic_row[example[0]])  # stable: keeps order
         example_topics = [topic_row[tid] for tid, _v, _n in self.examples]
@@ -253,24 +267,29 @@ class _LanguageIndex:
         coverage = known / (known + unknown * self.max_idf) if known else 0.0
         return vector, coverage
 
-    def rank(self, words: Iterable[str], limit: int = 3) -> list[Ranked]:
-        """The best `limit` topics for a question's words, best first (ties by topic id)."""
+    def rank(self, words: Iterable[str], limit: int = 3) -> tuple[list[Ranked], float, float]:
+        """The best `limit` topics for a question's words, best first (ties by topic id), the
+        off-topic pseudo-topic's score, and the share of the question the index knows."""
         query, coverage = self.query_vector(words)
         query_norm = math.sqrt(sum(w * w for w in query.values()))
         if not query_norm:
-            return []
+            return [], 0.0, coverage
         rows = [self._column[t] for t in query]
         weights = np.fromiter(query.values(), dtype=float, count=len(rows))
         weights *= math.sqrt(coverage) / query_norm
         scored = weights @ self._matrix[rows]
         best_example = np.maximum.reduceat(scored[: self._n_examples], self._example_starts)
         rounded = np.round(best_example + scored[self._n_examples :], 4)
+        offtopic = 0.0
+        if self._offtopic_row is not None:
+            offtopic = float(rounded[self._offtopic_row])
+            rounded[self._offtopic_row] = 0.0
         # Only the top few (and any tied with the last of them) become objects.
         cut = np.partition(rounded, -limit)[-limit] if len(rounded) > limit else 0.0
         best = np.flatnonzero(rounded >= cut) if cut > 0.0 else np.flatnonzero(rounded > 0.0)
         ranked = [Ranked(self._topic_ids[j], float(rounded[j])) for j in best]
         ranked.sort(key=lambda r: (-r.score, r.topic_id))
-        return ranked[:limit]
+        return ranked[:limit], offtopic, coverage
 
 
 class FaqIndex:
@@ -287,10 +306,25 @@ class FaqIndex:
             for kind, phrases in (lexicon.get("smalltalk") or {}).items()
             for phrase in phrases
         }
+        self._smalltalk_words = {
+            str(w): kind
+            for kind, ws in (lexicon.get("smalltalk_words") or {}).items()
+            for w in ws or ()
+        }
         stop = lexicon.get("stopwords") or {}
+        offtopic = lexicon.get("offtopic") or {}
+        anchors = lexicon.get("anchors") or {}
+        self._anchors = {
+            lang: tuple(str(a) for a in anchors.get(lang, ()) or ()) for lang in LANGUAGES
+        }
         self._indexes = {
             lang: _LanguageIndex(
-                lang, content, variants, parts, frozenset(str(w) for w in stop.get(lang, ()))
+                lang,
+                content,
+                variants,
+                parts,
+                frozenset(str(w) for w in stop.get(lang, ())),
+                [str(p) for p in offtopic.get(lang, ()) or ()],
             )
             for lang in LANGUAGES
         }
@@ -299,10 +333,26 @@ class FaqIndex:
         """Normalise and split the message once, for everything asked of it below."""
         words = tuple(tokens(normalise(text)))
         hints_en, hints_nb = self._hints["en"], self._hints["nb"]
-        en = sum(w in hints_en for w in words)
+        # "i" is English "I" but also Norwegian "in": it counts half.
+        en = sum((0.5 if w == "i" else 1.0) for w in words if w in hints_en)
         nb = sum(w in hints_nb for w in words)
         lang = "en" if en > nb else "nb" if nb > en else fallback_lang
-        return Reading(words, lang, self._smalltalk.get(" ".join(words)))
+        return Reading(words, lang, self._smalltalk_kind(words))
+
+    def _smalltalk_kind(self, words: tuple[str, ...]) -> str | None:
+        """'thanks', 'bye' or 'greeting' when that is all a short message says
+        ("tusen takk, det var nyttig", "hello there", "ha det bra, snakkes")."""
+        exact = self._smalltalk.get(" ".join(words))
+        if exact is not None or not words or len(words) > 8:
+            return exact
+        kinds = [self._smalltalk_words.get(w) for w in words]
+        if any(k is None for k in kinds):
+            return None
+        found = {k for k in kinds if k != "filler"}
+        for kind in ("thanks", "bye", "greeting"):
+            if kind in found:
+                return kind
+        return None
 
     def detect_language(self, text: str, fallback: str) -> str:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
@@ -310,7 +360,20 @@ class FaqIndex:
 
     def rank(self, reading: Reading, limit: int = 3) -> Match:
         """Rank topics for a question read; its language decides the index and reply language."""
-        return Match(reading.lang, tuple(self._indexes[reading.lang].rank(reading.words, limit)))
+        ranked, offtopic, coverage = self._indexes[reading.lang].rank(reading.words, limit)
+        return Match(
+            reading.lang, tuple(ranked), offtopic, coverage, self.anchored(reading.words)
+        )
+
+    def anchored(self, words: Iterable[str]) -> bool:
+        """Whether the words name something that belongs to self-help groups (either language:
+        "gruppe", "selvhjelp", "igangsetter", ...), by word start."""
+        starts = self._anchor_starts
+        return any(w.startswith(starts) for w in words)
+
+    @property
+    def _anchor_starts(self) -> tuple[str, ...]:
+        return self._anchors["nb"] + self._anchors["en"]
 
     def match(self, text: str, fallback_lang: str, limit: int = 3) -> Match:
         """Rank topics for `text`; the language decides which index (and reply language)."""

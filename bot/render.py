@@ -84,10 +84,11 @@ def small_count(content: Content, config: Config, lang: str, n: int) -> str:
     return str(n)
 
 
-def crisis_block(content: Content, config: Config, lang: str, kind: str = "suicide") -> str:
-    """The emergency numbers from config.yaml for this kind of crisis, one per line."""
+def crisis_block(content: Content, config: Config, lang: str, kind: str | None = None) -> str:
+    """The emergency numbers from config.yaml for this kind of crisis (every number when no
+    kind is given), one per line."""
     lines = []
-    for n in config.crisis_numbers_for(kind):
+    for n in config.crisis_numbers_for(kind) if kind else config.crisis_numbers:
         key = f"crisis.number.{n.key}"
         if content.has(lang, key):
             label = content.text(lang, key)
@@ -128,17 +129,36 @@ def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> 
         offices = ", ".join(r.office for r in config.regions)
         answer = answer.replace("{regional_offices}", offices)
     if topic.show_crisis_numbers:
-        answer = f"{answer}\n\n{crisis_block(content, config, lang, 'suicide')}"
+        answer = f"{answer}\n\n{crisis_block(content, config, lang)}"
     buttons = [topic_button(content, lang, rid) for rid in topic.related]
     buttons.append(menu_button(content, lang))
     return Rendered(answer, _rows(buttons))
 
 
+@lru_cache(maxsize=1024)
+def answer_and_also(
+    content: Content, config: Config, lang: str, topic_id: str, also: str
+) -> Rendered:
+    """The answer to the first of two questions, with the second offered first as a button."""
+    first = topic_answer(content, config, lang, topic_id)
+    text = f"{first.text}\n\n👉 {content.text(lang, 'answer.also')}"
+    buttons = [topic_button(content, lang, also)]
+    buttons += [topic_button(content, lang, r) for r in content.topics[topic_id].related if r != also]
+    buttons.append(menu_button(content, lang))
+    return Rendered(text, _rows(buttons))
+
+
 @lru_cache(maxsize=1024)  # a few hundred distinct sets of two or three topics, at most
-def suggestions(content: Content, lang: str, topic_ids: tuple[str, ...]) -> Rendered:
+def suggestions(
+    content: Content, lang: str, topic_ids: tuple[str, ...], long: bool = False
+) -> Rendered:
     buttons = [topic_button(content, lang, tid) for tid in topic_ids]
     buttons.append(menu_button(content, lang))
-    return Rendered(content.text(lang, "answer.unsure"), _rows(buttons))
+    return Rendered(content.text(lang, "answer.long" if long else "answer.unsure"), _rows(buttons))
+
+
+def declined(content: Content, lang: str) -> Rendered:
+    return Rendered(content.text(lang, "answer.decline"), main_menu_keyboard(content, lang))
 
 
 def not_understood(content: Content, lang: str) -> Rendered:
@@ -163,10 +183,14 @@ def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
     if reply.kind == "smalltalk" and reply.smalltalk:
         text = content.text(reply.lang, f"smalltalk.{reply.smalltalk}")
         return Rendered(text, main_menu_keyboard(content, reply.lang))
+    if reply.kind == "answer" and reply.topic_id and reply.also:
+        return answer_and_also(content, config, reply.lang, reply.topic_id, reply.also)
     if reply.kind == "answer" and reply.topic_id:
         return topic_answer(content, config, reply.lang, reply.topic_id)
     if reply.kind == "suggest":
-        return suggestions(content, reply.lang, reply.suggestions)
+        return suggestions(content, reply.lang, reply.suggestions, reply.long)
+    if reply.kind == "decline":
+        return declined(content, reply.lang)
     return not_understood(content, reply.lang)
 
 

@@ -159,8 +159,11 @@ class _Reader:
                 if current is None or len(candidate) < len(current):
                     best[end] = candidate
         found = best[n]
-        if found is None or len(found) < 2 or max(len(p) for p in found) < 3:
+        if found is None or len(found) < 2:
             return None
+        if len(found[0]) < 3 and self.lemma_of.get(found[0]) not in ("jeg", "i", "i am"):
+            return None  # "avgift" is not "av gift"; "jgvil" is "jg vil"
+
         return found
 
     def read(self, raw: str, split: bool = False) -> tuple[str, str]:

@@ -560,7 +560,7 @@ async def test_crisis_message_at_the_municipality_step_gets_the_numbers_first(
     before = await services.storage.get_flow(key_of(services))
     turn = await person.say(text)
     assert turn.first.text.startswith(ui(services, "nb", "crisis.intro.suicide"))
-    for number in config.crisis_numbers:
+    for number in config.crisis_numbers_for("suicide"):
         assert number.number in turn.first.text
     assert ui(services, "nb", "interest.place_matches") not in turn.texts
     assert await services.storage.get_flow(key_of(services)) == before

@@ -90,7 +90,7 @@ async def test_crisis_is_logged_as_a_kind_only(
     caplog.set_level(logging.INFO, logger="selvhjelp")
     await person.say(CRISIS)
     events = [r.getMessage() for r in caplog.records if r.name == "selvhjelp.events"]
-    assert events == ["crisis_reply kind=suicide lang=nb"]
+    assert events == ["crisis_reply kind=suicide tier=crisis lang=nb"]
 
 
 async def test_database_file_holds_no_id_and_no_text(

@@ -1,0 +1,76 @@
+"""Choose the answering thresholds on the development set (never on a blind set).
+
+    python -m bench.calibrate
+
+For every development question it records the matcher's scores once, then tries each
+combination of thresholds and prints the best few by what a person sees: direct right answers
+count +1, wrong direct answers -4 (a confident wrong answer is far worse than an honest
+"is it one of these?"), and declining a question the content can answer -0.5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from typing import Any
+
+from bench.quality import SETS, load_items
+from bot import answering
+from bot.answering import faq_reply
+from bot.content import load_content
+from bot.faq import FaqIndex
+
+GRID = {
+    "CONFIDENT": [0.25, 0.28, 0.3, 0.33, 0.36, 0.4],
+    "CLEAR_MARGIN": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1],
+    "SURE_ANYWAY": [0.45, 0.5, 0.55, 0.62, 0.7],
+    "UNANCHORED_CONFIDENT": [0.35, 0.45, 0.55],
+}
+
+
+def score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, int, int, int]:
+    right = wrong = declined = 0
+    for item in items:
+        reply = faq_reply(item["q"], item["lang"], faq)
+        ok = set(item.get("topics") or [item.get("topic")]) | set(item.get("alt") or ())
+        if reply.kind == "answer":
+            if reply.topic_id in ok:
+                right += 1
+            else:
+                wrong += 1
+        elif reply.kind == "decline":
+            declined += 1
+    return right - 4 * wrong - 0.5 * declined, right, wrong, declined
+
+
+def main() -> None:
+    content = load_content()
+    faq = FaqIndex(content)
+    # Rankings do not depend on the thresholds: compute each once.
+    faq.rank = functools.cache(faq.rank)  # type: ignore[method-assign]
+    faq.read = functools.cache(faq.read)  # type: ignore[method-assign]
+    items = [
+        i
+        for i in load_items(SETS["dev"][0])
+        if i["expect"] == "answer" and i.get("topic") not in ("other", "greeting")
+    ]
+    results = []
+    keys = list(GRID)
+    original = {k: getattr(answering, k) for k in keys}
+    for values in itertools.product(*(GRID[k] for k in keys)):
+        for k, v in zip(keys, values, strict=True):
+            setattr(answering, k, v)
+        results.append((score(items, faq), values))
+    for k, v in original.items():
+        setattr(answering, k, v)
+    results.sort(key=lambda r: -r[0][0])
+    print(f"{len(items)} answerable development questions; current {original}")
+    for (total, right, wrong, declined), values in results[:8]:
+        print(f"score={total:.1f} right={right} wrong={wrong} declined={declined} "
+              + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
+    _ = dataclasses
+
+
+if __name__ == "__main__":
+    main()
