@@ -101,7 +101,10 @@ def question_outcome(item: dict[str, Any], got: list[Reply]) -> str:
     if item.get("topic") == "greeting":
         return "direct_right" if reply.kind == "smalltalk" else "direct_wrong"
     if reply.kind == "answer":
-        return "direct_right" if reply.topic_id in right else "direct_wrong"
+        if reply.topic_id in right:
+            return "direct_right"
+        # answered about something else first, with the right topic as the button under it
+        return "direct_other_first" if reply.also in right else "direct_wrong"
     if reply.kind == "suggest":
         if reply.suggestions and reply.suggestions[0] in right:
             return "suggest_right_first"
@@ -179,7 +182,8 @@ def report(name: str, content: Content, faq: FaqIndex, crisis: CrisisDetector, v
         "questions the content can answer: "
         f"{answerable}; direct right {share(n['direct_right'], answerable)}"
         f" ({n['direct_right']}), direct wrong {share(n['direct_wrong'], answerable)}"
-        f" ({n['direct_wrong']}), suggestions right first {n['suggest_right_first']},"
+        f" ({n['direct_wrong']}), another answer with the right one as a button"
+        f" {n['direct_other_first']}, suggestions right first {n['suggest_right_first']},"
         f" right lower {n['suggest_right']}, without it {n['suggest_wrong']},"
         f" declined {n['declined']}, crisis numbers {n['crisis_numbers']}"
     )

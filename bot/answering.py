@@ -23,9 +23,12 @@ SUGGEST_SHARE = 0.6  # a suggestion must score at least this share of the best
 OFFTOPIC_SHARE = 1.0
 UNANCHORED_COVERAGE = 0.6
 GIBBERISH_COVERAGE = 0.2
+UNANCHORED_SUGGEST = 0.35  # below this, a question with no self-help word is declined
 UNANCHORED_CONFIDENT = 0.45  # a question with no self-help word needs this to be answered
 LONG_MESSAGE_WORDS = 30  # a message this long that is not a clear question gets a kind word
-PART_MIN_WORDS = 3  # each of two questions in one message must be at least this long
+PART_MIN_WORDS = 3
+ON_BEHALF = "on_behalf"  # the topic about asking for someone else
+BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best  # each of two questions in one message must be at least this long
 
 ReplyKind = Literal["crisis", "smalltalk", "answer", "suggest", "unknown", "decline"]
 
@@ -79,6 +82,10 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
     whole = _decide(faq.rank(reading))
+    if whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
+        behalf = _for_someone_else(faq.rank(reading, limit=6), whole)
+        if behalf is not None:
+            return behalf
     parts = _question_parts(text)
     if len(parts) >= 2:
         both = _two_questions(parts, reading.lang, faq)
@@ -94,6 +101,19 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
             best = match.ranked[0]
             return Reply("suggest", match.lang, best.topic_id, best.score, suggestions, long=True)
     return whole
+
+
+def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
+    """Asking for someone else: the topic on how to help another person first, when it is among
+    the best, and the topic asked about as a button."""
+    best = match.best
+    helping = next((r for r in match.ranked if r.topic_id == ON_BEHALF), None)
+    if best is None or helping is None or helping.score < best.score * BEHALF_SHARE:
+        return None
+    other = next((r.topic_id for r in match.ranked if r.topic_id != ON_BEHALF), None)
+    if whole.kind == "answer" and whole.topic_id not in (ON_BEHALF, None):
+        other = whole.topic_id
+    return Reply("answer", match.lang, ON_BEHALF, helping.score, also=other)
 
 
 def _decide(match: Match) -> Reply:
@@ -115,6 +135,10 @@ def _decide(match: Match) -> Reply:
         best.score - runner_up >= CLEAR_MARGIN or best.score >= SURE_ANYWAY
     ):
         return Reply("answer", match.lang, best.topic_id, best.score)
+    if not match.anchored and best.score < UNANCHORED_SUGGEST:
+        # Nothing in it belongs to self-help groups and nothing fits well: most likely a
+        # question for someone else ("når går hurtigruta"), so say what the bot is for.
+        return Reply("decline", match.lang, confidence=best.score)
     suggestions = tuple(r.topic_id for r in match.ranked if r.score >= best.score * SUGGEST_SHARE)
     return Reply("suggest", match.lang, best.topic_id, best.score, suggestions)
 

@@ -13,6 +13,7 @@ words, so an English question is answered in English whatever the chat's languag
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class _LanguageIndex:
         offtopic: Iterable[str] = (),
     ) -> None:
         self.lang = lang
-        self.variants = variants if lang == "nb" else {}
+        self.variants = variants  # nynorsk/dialect -> bokmål (nb only) and place names -> one word
         self.stopwords = stopwords
         # Per-word caches (bounded: a flood of unique garbage words cannot grow them forever).
         self._word_cache: dict[str, tuple[str, ...]] = {}
@@ -298,6 +299,15 @@ class FaqIndex:
     def __init__(self, content: Content) -> None:
         lexicon = content.lexicon
         variants = {str(k): str(v) for k, v in (lexicon.get("nb_variants") or {}).items()}
+        place = str(lexicon.get("place_word") or "stedsnavn")
+        classes = {str(p): place for p in lexicon.get("places") or ()}
+        # "jeg er 19": a number a person could be is read as age (the age topic's word).
+        age_words = lexicon.get("age_word") or {}
+        ages = {
+            lang: {str(n): str(age_words.get(lang, "")) for n in range(13, 100)}
+            for lang in LANGUAGES
+            if age_words.get(lang)
+        }
         parts = [str(p) for p in lexicon.get("compound_parts") or ()]
         hints = lexicon.get("language_hints") or {}
         self._hints = {lang: frozenset(str(w) for w in hints.get(lang, ())) for lang in LANGUAGES}
@@ -306,11 +316,16 @@ class FaqIndex:
             for kind, phrases in (lexicon.get("smalltalk") or {}).items()
             for phrase in phrases
         }
-        self._smalltalk_words = {
-            str(w): kind
-            for kind, ws in (lexicon.get("smalltalk_words") or {}).items()
-            for w in ws or ()
+        behalf = lexicon.get("behalf") or {}
+        self._behalf = {
+            lang: re.compile("|".join(f"(?:{p})" for p in behalf.get(lang) or ()) or r"(?!x)x")
+            for lang in LANGUAGES
         }
+        self._smalltalk_words: dict[str, str] = {}
+        for kind, ws in (lexicon.get("smalltalk_words") or {}).items():
+            for w in ws or ():
+                if self._smalltalk_words.get(str(w), "filler") == "filler":
+                    self._smalltalk_words[str(w)] = str(kind)  # a kind wins over filler
         stop = lexicon.get("stopwords") or {}
         offtopic = lexicon.get("offtopic") or {}
         anchors = lexicon.get("anchors") or {}
@@ -321,7 +336,7 @@ class FaqIndex:
             lang: _LanguageIndex(
                 lang,
                 content,
-                variants,
+                {**(variants if lang == "nb" else {}), **classes, **ages.get(lang, {})},
                 parts,
                 frozenset(str(w) for w in stop.get(lang, ())),
                 [str(p) for p in offtopic.get(lang, ()) or ()],
@@ -353,6 +368,11 @@ class FaqIndex:
             if kind in found:
                 return kind
         return None
+
+    def for_someone_else(self, text: str) -> bool:
+        """Whether the question speaks of another person ("kan jeg melde på mora mi?")."""
+        words = " ".join(tokens(normalise(text)))
+        return any(pattern.search(words) for pattern in self._behalf.values())
 
     def detect_language(self, text: str, fallback: str) -> str:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
