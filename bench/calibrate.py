@@ -67,8 +67,10 @@ def main() -> None:
     results.sort(key=lambda r: -r[0][0])
     print(f"{len(items)} answerable development questions; current {original}")
     for (total, right, wrong, declined), values in results[:8]:
-        print(f"score={total:.1f} right={right} wrong={wrong} declined={declined} "
-              + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
+        print(
+            f"score={total:.1f} right={right} wrong={wrong} declined={declined} "
+            + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+        )
     _ = dataclasses
 
 

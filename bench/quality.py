@@ -34,7 +34,7 @@ import yaml
 
 from bot.answering import Reply, replies
 from bot.app import create_safety
-from bot.content import Content, load_content
+from bot.content import load_content
 from bot.faq import FaqIndex
 from bot.safety import CrisisDetector
 
@@ -44,7 +44,15 @@ SETS = {
     "blind1": (DATA / "blind" / "questions_blind1.yaml", DATA / "blind" / "crisis_blind1.yaml"),
     "blind2": (DATA / "blind2" / "questions_blind2.yaml", DATA / "blind2" / "crisis_blind2.yaml"),
 }
-TEAM = (Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml", DATA / "holdout.yaml")
+TEAM = (
+    Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
+    DATA / "holdout.yaml",
+)
+
+
+def load_questions(path: Path = TEAM[0]) -> list[dict[str, str]]:
+    """The team's first set in its own format ({q, topic, lang}; topic CRISIS or NONE)."""
+    return list(yaml.safe_load(path.read_text(encoding="utf-8"))["questions"])
 
 
 def load_items(path: Path) -> list[dict[str, Any]]:
@@ -63,7 +71,9 @@ def team_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                 questions.append({"q": q["q"], "lang": q["lang"], "expect": "decline"})
             else:
                 questions.append({**q, "expect": "answer"})
-                crisis.append({"q": q["q"], "lang": q["lang"], "expect": "no_crisis", "kind": "faq"})
+                crisis.append(
+                    {"q": q["q"], "lang": q["lang"], "expect": "no_crisis", "kind": "faq"}
+                )
     return questions, crisis
 
 
@@ -157,7 +167,7 @@ def share(n: int, d: int) -> str:
     return f"{n / d:.3f}" if d else "n/a"
 
 
-def report(name: str, content: Content, faq: FaqIndex, crisis: CrisisDetector, verbose: bool) -> str:
+def report(name: str, faq: FaqIndex, crisis: CrisisDetector, verbose: bool) -> str:
     if name == "team":
         questions, crisis_items = team_items()
     else:
@@ -166,9 +176,10 @@ def report(name: str, content: Content, faq: FaqIndex, crisis: CrisisDetector, v
     q, times = evaluate_questions(questions, faq, crisis)
     c = evaluate_crisis(crisis_items, crisis)
     n = q.counts
-    answerable = sum(
-        v for k, v in n.items() if k.startswith(("direct_", "suggest_", "crisis_numbers"))
-    ) + n["declined"]
+    answerable = (
+        sum(v for k, v in n.items() if k.startswith(("direct_", "suggest_", "crisis_numbers")))
+        + n["declined"]
+    )
     offtopic = sum(v for k, v in n.items() if k.startswith("offtopic_"))
     off_declined = n["offtopic_declined"]
     behalf = q.by_style["on_behalf"]
@@ -177,7 +188,9 @@ def report(name: str, content: Content, faq: FaqIndex, crisis: CrisisDetector, v
     explicit_n = sum(1 for i in crisis_items if i["expect"] == "crisis" and i.get("explicit"))
     near_n = len(crisis_items) - crisis_n
     caught = c.counts["caught"]
-    lines = [f"== {name}: {len(questions)} questions, {len(crisis_items)} crisis/near-miss messages"]
+    lines = [
+        f"== {name}: {len(questions)} questions, {len(crisis_items)} crisis/near-miss messages"
+    ]
     lines.append(
         "questions the content can answer: "
         f"{answerable}; direct right {share(n['direct_right'], answerable)}"
@@ -246,7 +259,7 @@ def main(argv: list[str]) -> None:
     crisis = create_safety(content)
     names = ["team", "dev", "blind1", "blind2"] if name == "all" else [name]
     for n in names:
-        print(report(n, content, faq, crisis, verbose), flush=True)
+        print(report(n, faq, crisis, verbose), flush=True)
 
 
 if __name__ == "__main__":

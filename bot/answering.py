@@ -26,9 +26,9 @@ GIBBERISH_COVERAGE = 0.2
 UNANCHORED_SUGGEST = 0.35  # below this, a question with no self-help word is declined
 UNANCHORED_CONFIDENT = 0.45  # a question with no self-help word needs this to be answered
 LONG_MESSAGE_WORDS = 30  # a message this long that is not a clear question gets a kind word
-PART_MIN_WORDS = 3
+PART_MIN_WORDS = 3  # each of two questions in one message must be at least this long
 ON_BEHALF = "on_behalf"  # the topic about asking for someone else
-BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best  # each of two questions in one message must be at least this long
+BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best
 
 ReplyKind = Literal["crisis", "smalltalk", "answer", "suggest", "unknown", "decline"]
 
@@ -91,9 +91,7 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
         both = _two_questions(parts, reading.lang, faq)
         if both is not None and (whole.kind != "answer" or whole.topic_id in both):
             first, second = both
-            return Reply(
-                "answer", whole.lang, first, max(whole.confidence, 0.0), also=second
-            )
+            return Reply("answer", whole.lang, first, max(whole.confidence, 0.0), also=second)
     if len(reading.words) >= LONG_MESSAGE_WORDS and whole.kind != "answer":
         match = faq.rank(reading)
         suggestions = tuple(r.topic_id for r in match.ranked)
@@ -127,8 +125,7 @@ def _decide(match: Match) -> Reply:
     if not match.anchored and match.coverage < UNANCHORED_COVERAGE:
         return Reply("decline", match.lang, confidence=best.score)
     if best.score < UNSURE:
-        kind = "unknown" if match.anchored else "decline"
-        return Reply(kind, match.lang, confidence=best.score)
+        return Reply("unknown" if match.anchored else "decline", match.lang, confidence=best.score)
     runner_up = match.ranked[1].score if len(match.ranked) > 1 else 0.0
     confident = CONFIDENT if match.anchored else max(CONFIDENT, UNANCHORED_CONFIDENT)
     if best.score >= confident and (

@@ -381,9 +381,7 @@ class FaqIndex:
     def rank(self, reading: Reading, limit: int = 3) -> Match:
         """Rank topics for a question read; its language decides the index and reply language."""
         ranked, offtopic, coverage = self._indexes[reading.lang].rank(reading.words, limit)
-        return Match(
-            reading.lang, tuple(ranked), offtopic, coverage, self.anchored(reading.words)
-        )
+        return Match(reading.lang, tuple(ranked), offtopic, coverage, self.anchored(reading.words))
 
     def anchored(self, words: Iterable[str]) -> bool:
         """Whether the words name something that belongs to self-help groups (either language:

@@ -196,7 +196,9 @@ async def run_ask(config: Config, lang: str | None, questions: Iterable[str], ou
             session.replies.clear()
             sent = await session.say(question)
             decisions = list(session.replies)
-            out.write(json.dumps(_reply_json(question, decisions, sent), ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(_reply_json(question, decisions, sent), ensure_ascii=False) + "\n"
+            )
             out.flush()
     finally:
         await session.close()

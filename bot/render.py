@@ -143,7 +143,9 @@ def answer_and_also(
     first = topic_answer(content, config, lang, topic_id)
     text = f"{first.text}\n\n👉 {content.text(lang, 'answer.also')}"
     buttons = [topic_button(content, lang, also)]
-    buttons += [topic_button(content, lang, r) for r in content.topics[topic_id].related if r != also]
+    buttons += [
+        topic_button(content, lang, r) for r in content.topics[topic_id].related if r != also
+    ]
     buttons.append(menu_button(content, lang))
     return Rendered(text, _rows(buttons))
 

@@ -103,6 +103,7 @@ class _Reader:
     idiom: re.Pattern[str] | None
     keep: re.Pattern[str] | None
     mentions: dict[str, re.Pattern[str]]  # kind -> words that count unless `context` is said
+    anything: re.Pattern[str] | None  # every pattern and mention: one search rules all out
     context: re.Pattern[str] | None  # the message speaks of the past, a loss, work, the news
     _cache: dict[str, str] = field(default_factory=dict)
     _split_cache: dict[str, str] = field(default_factory=dict)
@@ -178,20 +179,25 @@ class _Reader:
             if not text:
                 continue
             whole.append(text)
-            if self.past is not None and self.past.search(text):
-                if self.keep is None or not self.keep.search(text):
-                    continue
+            past = self.past is not None and self.past.search(text) is not None
+            if past and (self.keep is None or not self.keep.search(text)):
+                continue
             if self.idiom is not None:
                 text = self.idiom.sub(" ~ ", text)
             kept.append(text)
         return " . ".join(kept), " . ".join(whole)
 
-    def kinds_in(self, raw: str, split: bool = False) -> tuple[list[str], list[str], bool]:
-        """(Kinds its patterns find, kinds its mentions find, whether context is said)."""
+    def kinds_in(self, raw: str, split: bool = False) -> tuple[list[str], list[str], str]:
+        """(Kinds its patterns find, kinds its mentions find, the whole message as lemmas)."""
         text, whole = self.read(raw, split)
+        if self.anything is None or self.anything.search(text) is None:
+            return [], [], whole  # the common case: one search says no pattern matches
         found = [kind for kind, pattern in self.kinds.items() if pattern.search(text)]
         mentioned = [k for k, p in self.mentions.items() if p.search(text)]
-        return found, mentioned, bool(self.context is not None and self.context.search(whole))
+        return found, mentioned, whole
+
+    def says_context(self, whole: str) -> bool:
+        return self.context is not None and self.context.search(whole) is not None
 
 
 @dataclass(frozen=True)
@@ -228,14 +234,18 @@ class CrisisDetector:
     def _found(self, raw: str, split: bool) -> set[str]:
         found: set[str] = set()
         mentioned: set[str] = set()
-        context = False
+        wholes: list[tuple[_Reader, str]] = []
         for reader in self.readers:
-            strong, weak, said = reader.kinds_in(raw, split)
+            strong, weak, whole = reader.kinds_in(raw, split)
             found.update(strong)
             mentioned.update(weak)
-            context = context or said
+            wholes.append((reader, whole))
+        if not mentioned - found:
+            return found
         # A bare mention counts unless the message, in any language, gives it a context.
-        return found if context else found | mentioned
+        if any(reader.says_context(whole) for reader, whole in wholes):
+            return found
+        return found | mentioned
 
     def detect(self, text: str | None) -> str | None:
         """The kind of crisis ('suicide', 'violence', ...) when the numbers must come at once."""
@@ -295,14 +305,17 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
     fuzzy = [str(w) for w in (safety.get("fuzzy") or {}).get(lang) or ()]
     split_words = (safety.get("split_words") or {}).get(lang) or ()
     problems.extend(
-        f"safety.yaml: split_words.{lang}: quote {w!r}" for w in split_words if not isinstance(w, str)
+        f"safety.yaml: split_words.{lang}: quote {w!r}"
+        for w in split_words
+        if not isinstance(w, str)
     )
     split_vocab = frozenset([str(w) for w in split_words] + list(lemma_of))
-    rules = [
-        (re.compile(str(pattern)), str(lemma))
-        for pattern, lemma in ((safety.get("rules") or {}).get(lang) or {}).items()
-        if _valid(str(pattern)) or problems.append(f"safety.yaml: rules.{lang}: {pattern!r}")
-    ]
+    rules: list[tuple[re.Pattern[str], str]] = []
+    for pattern, lemma in ((safety.get("rules") or {}).get(lang) or {}).items():
+        if _valid(str(pattern)):
+            rules.append((re.compile(str(pattern)), str(lemma)))
+        else:
+            problems.append(f"safety.yaml: rules.{lang}: {pattern!r} is not a regular expression")
     kinds: dict[str, re.Pattern[str]] = {}
     mentions: dict[str, re.Pattern[str]] = {}
     sources: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
@@ -334,6 +347,17 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
         idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
         keep=_compile(keep, f"exclude.{lang}.keep", problems),
         mentions=mentions,
+        anything=_compile(
+            [
+                p
+                for section in ("patterns", "mentions")
+                for ps in ((safety.get(section) or {}).get(lang) or {}).values()
+                for p in ps or ()
+                if _valid(expand(str(p)))
+            ],
+            f"{lang}",
+            [],
+        ),
         context=_compile(
             (safety.get("context") or {}).get(lang) or (), f"context.{lang}", problems
         ),

@@ -39,12 +39,15 @@ def dev() -> tuple[Counter[str], Counter[str]]:
 
 
 def answerable(n: Counter[str]) -> int:
-    return sum(v for k, v in n.items() if k.startswith(("direct_", "suggest_", "crisis_num"))) + (
-        n["declined"]
+    return (
+        sum(v for k, v in n.items() if k.startswith(("direct_", "suggest_", "crisis_num")))
+        + (n["declined"])
     )
 
 
-def test_team_set_top_topic_is_right_for_nine_in_ten(team: tuple[Counter[str], Counter[str]]) -> None:
+def test_team_set_top_topic_is_right_for_nine_in_ten(
+    team: tuple[Counter[str], Counter[str]],
+) -> None:
     n, _ = team
     assert (n["direct_right"] + n["suggest_right_first"]) / answerable(n) >= 0.90
 

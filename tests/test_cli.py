@@ -77,6 +77,35 @@ def test_ask_reads_one_question_per_line_in_order(tmp_path: Path) -> None:
     assert "113" in answers[2]["answer"]
 
 
+def test_ask_reports_buttons_and_the_kind_of_crisis(tmp_path: Path) -> None:
+    questions = [
+        "hva koster det",
+        "mannen min slår meg",
+        "kan jeg bli med i en gruppe hvis jeg har selvmordstanker",
+        "hva koster strøm i dag",
+    ]
+    result = run_bot(["ask", "--lang", "nb"], tmp_path, stdin="\n".join(questions) + "\n")
+    assert result.returncode == 0, result.stderr
+    cost, violence, check, offtopic = json_lines(result.stdout)
+    assert cost["buttons"]  # related topics and "more topics", by their labels
+    assert all(isinstance(b, str) and b for b in cost["buttons"])
+    assert cost["buttons"][-1] == "📚 Flere temaer"
+    assert (violence["crisis"], violence["crisis_kind"], violence["kind"]) == (
+        True,
+        "violence",
+        "crisis",
+    )
+    assert "112" in violence["answer"]
+    assert "116 006" in violence["answer"]
+    assert violence["buttons"] == []
+    # The gentle check comes first, and then the answer to the question, in one line.
+    assert (check["crisis"], check["crisis_tier"]) == (True, "check")
+    assert check["kind"] != "crisis"
+    assert "116 123" in check["answer"]
+    assert offtopic["kind"] == "decline"
+    assert offtopic["crisis"] is False
+
+
 def test_ask_skips_blank_lines(tmp_path: Path) -> None:
     result = run_bot(["ask", "--lang", "en"], tmp_path, stdin="\n  \nwhat does it cost\n\n")
     assert result.returncode == 0, result.stderr

@@ -552,3 +552,57 @@ async def test_command_menu_is_published_in_bokmal_and_english(
     assert descriptions(menus[None])[1] == "Bla i spørsmål og svar"
     assert descriptions(menus["nb"]) == descriptions(menus[None])
     assert descriptions(menus["en"])[0] != descriptions(menus["nb"])[0]
+
+
+# --- what people actually write: off-topic, two questions, long messages, someone else -----------
+
+
+async def test_an_unrelated_price_is_declined_politely_not_answered_free(
+    person: Person, services: Services
+) -> None:
+    turn = await person.say("hva koster strøm i morgen?")
+    assert turn.texts == [ui(services, "nb", "answer.decline")]
+    assert "gratis" not in turn.first.text.split(".")[0]
+    assert turn.first.button_texts  # the menu: a way forward
+
+
+async def test_two_questions_get_one_answer_and_the_other_as_the_first_button(
+    person: Person, services: Services
+) -> None:
+    turn = await person.say("Hva koster det, og trenger jeg henvisning fra fastlegen?")
+    first = turn.first
+    assert ui(services, "nb", "answer.also") in first.text
+    titles = {services.content.topics[t].text["nb"].title for t in ("cost", "referral")}
+    shown = services.content.topics
+    answered = next(t for t in ("cost", "referral") if shown[t].text["nb"].answer in first.text)
+    other = ({"cost", "referral"} - {answered}).pop()
+    assert first.button_texts[0] == shown[other].text["nb"].title
+    assert first.button_texts[0] in titles
+    # Pressing it by its label answers the second question.
+    follow = await person.press_label(first, shown[other].text["nb"].title)
+    assert shown[other].text["nb"].answer in follow.first.text
+
+
+async def test_a_long_personal_message_gets_a_kind_word_and_the_closest_help(
+    person: Person, services: Services
+) -> None:
+    story = (
+        "Hei. Jeg vet ikke helt hvordan jeg skal begynne. Det har vært et tungt år, jeg har "
+        "flyttet til en ny plass for jobben og kjenner nesten ingen her, og kveldene blir lange. "
+        "Jeg er ikke syk, tror jeg, men jeg savner noen å snakke med om ting som betyr noe, og "
+        "jeg vet ikke om sånt som dette er for folk som meg"
+    )
+    turn = await person.say(story)
+    assert turn.first.text in (
+        ui(services, "nb", "answer.long"),
+        *(t.text["nb"].answer for t in services.content.topics.values()),
+    )
+    assert turn.first.button_texts
+
+
+async def test_asking_for_someone_else_answers_how_to_help(
+    person: Person, services: Services
+) -> None:
+    turn = await person.say("Mora mi er så ensom etter at pappa døde. Kan jeg melde henne på?")
+    on_behalf = services.content.topics["on_behalf"].text["nb"]
+    assert on_behalf.answer in turn.first.text

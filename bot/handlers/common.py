@@ -129,5 +129,7 @@ async def crisis_first(update: Update, context: BotContext, text: str | None) ->
         return False
     lang = services.faq.detect_language(text or "", await user_language(update, context))
     events.info("crisis_reply kind=%s tier=%s lang=%s", found.kind, found.tier, lang)
-    await send(update, crisis_reply(services.content, services.config, lang, found.kind, found.tier))
+    await send(
+        update, crisis_reply(services.content, services.config, lang, found.kind, found.tier)
+    )
     return found.is_crisis

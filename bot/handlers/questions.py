@@ -50,7 +50,10 @@ async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
     services = context.services
     if reply.kind == "crisis":
         events.info(
-            "crisis_reply kind=%s tier=%s lang=%s", reply.crisis_kind, reply.crisis_tier, reply.lang
+            "crisis_reply kind=%s tier=%s lang=%s",
+            reply.crisis_kind,
+            reply.crisis_tier,
+            reply.lang,
         )
     else:
         events.info(
