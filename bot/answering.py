@@ -46,6 +46,7 @@ class Reply:
     crisis_tier: str = "crisis"  # or "check": a gentle question with the numbers, then the answer
     smalltalk: str | None = None  # "thanks", "bye" or "greeting"
     also: str | None = None  # a second question's topic, offered as a button under the answer
+    also_text: str = "answer.also"  # what introduces that button
     long: bool = False  # a long, personal message: acknowledged kindly before the suggestions
 
 
@@ -93,11 +94,18 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
             first, second = both
             return Reply("answer", whole.lang, first, max(whole.confidence, 0.0), also=second)
     if len(reading.words) >= LONG_MESSAGE_WORDS and whole.kind != "answer":
+        # A long, personal message is never refused: a kind word, then the closest help.
         match = faq.rank(reading)
         suggestions = tuple(r.topic_id for r in match.ranked)
-        if suggestions:
-            best = match.ranked[0]
-            return Reply("suggest", match.lang, best.topic_id, best.score, suggestions, long=True)
+        best = match.best
+        return Reply(
+            "suggest",
+            match.lang,
+            best.topic_id if best else None,
+            best.score if best else 0.0,
+            suggestions,
+            long=True,
+        )
     return whole
 
 
@@ -111,7 +119,9 @@ def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
     other = next((r.topic_id for r in match.ranked if r.topic_id != ON_BEHALF), None)
     if whole.kind == "answer" and whole.topic_id not in (ON_BEHALF, None):
         other = whole.topic_id
-    return Reply("answer", match.lang, ON_BEHALF, helping.score, also=other)
+    return Reply(
+        "answer", match.lang, ON_BEHALF, helping.score, also=other, also_text="answer.about"
+    )
 
 
 def _decide(match: Match) -> Reply:
@@ -120,7 +130,7 @@ def _decide(match: Match) -> Reply:
     if best is None or match.coverage < GIBBERISH_COVERAGE:
         # Nothing the index knows ("qwzx plork"): not understood, rather than refused.
         return Reply("unknown", match.lang, confidence=best.score if best else 0.0)
-    if match.offtopic > 0 and match.offtopic >= best.score * OFFTOPIC_SHARE:
+    if match.offtopic > 0 and match.offtopic >= best.score * OFFTOPIC_SHARE < SURE_ANYWAY:
         return Reply("decline", match.lang, confidence=best.score)
     if not match.anchored and match.coverage < UNANCHORED_COVERAGE:
         return Reply("decline", match.lang, confidence=best.score)

@@ -42,6 +42,10 @@ class Ranked:
     score: float
 
 
+_AGE_BEFORE_EN = frozenset({"am", "im", "i'm", "is", "aged", "age", "turned", "turning"})
+_AGE_BEFORE = _AGE_BEFORE_EN | {"er", "e", "æ", "på", "blir", "fyller", "fylte", "snart"}
+_AGE_AFTER = frozenset({"år", "years", "year", "yo", "åring", "åringen", "åra"})
+_NOT_AGE_AFTER = frozenset({"times", "ganger", "gange", "pluss", "plus", "minus", "delt", "x"})
 OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
 
 
@@ -301,13 +305,8 @@ class FaqIndex:
         variants = {str(k): str(v) for k, v in (lexicon.get("nb_variants") or {}).items()}
         place = str(lexicon.get("place_word") or "stedsnavn")
         classes = {str(p): place for p in lexicon.get("places") or ()}
-        # "jeg er 19": a number a person could be is read as age (the age topic's word).
-        age_words = lexicon.get("age_word") or {}
-        ages = {
-            lang: {str(n): str(age_words.get(lang, "")) for n in range(13, 100)}
-            for lang in LANGUAGES
-            if age_words.get(lang)
-        }
+        # "jeg er 19", "my son is 15": a number a person could be is read as age.
+        self._age_words = {str(k): str(v) for k, v in (lexicon.get("age_word") or {}).items()}
         parts = [str(p) for p in lexicon.get("compound_parts") or ()]
         hints = lexicon.get("language_hints") or {}
         self._hints = {lang: frozenset(str(w) for w in hints.get(lang, ())) for lang in LANGUAGES}
@@ -336,7 +335,7 @@ class FaqIndex:
             lang: _LanguageIndex(
                 lang,
                 content,
-                {**(variants if lang == "nb" else {}), **classes, **ages.get(lang, {})},
+                {**(variants if lang == "nb" else {}), **classes},
                 parts,
                 frozenset(str(w) for w in stop.get(lang, ())),
                 [str(p) for p in offtopic.get(lang, ()) or ()],
@@ -347,12 +346,28 @@ class FaqIndex:
     def read(self, text: str, fallback_lang: str) -> Reading:
         """Normalise and split the message once, for everything asked of it below."""
         words = tuple(tokens(normalise(text)))
+        if any(w.isdigit() for w in words):
+            words = self._ages(words)
         hints_en, hints_nb = self._hints["en"], self._hints["nb"]
         # "i" is English "I" but also Norwegian "in": it counts half.
         en = sum((0.5 if w == "i" else 1.0) for w in words if w in hints_en)
         nb = sum(w in hints_nb for w in words)
         lang = "en" if en > nb else "nb" if nb > en else fallback_lang
         return Reading(words, lang, self._smalltalk_kind(words))
+
+    def _ages(self, words: tuple[str, ...]) -> tuple[str, ...]:
+        """A number from 13 to 99 said of a person ("er 19", "is 15", "19 år") -> age."""
+        out = list(words)
+        for i, w in enumerate(words):
+            if not (w.isdigit() and 13 <= int(w) <= 99):
+                continue
+            before = words[i - 1] if i else ""
+            after = words[i + 1] if i + 1 < len(words) else ""
+            if after in _NOT_AGE_AFTER:
+                continue  # "17 times 23" is arithmetic
+            if before in _AGE_BEFORE or after in _AGE_AFTER:
+                out[i] = self._age_words.get("en" if before in _AGE_BEFORE_EN else "nb", w)
+        return tuple(out)
 
     def _smalltalk_kind(self, words: tuple[str, ...]) -> str | None:
         """'thanks', 'bye' or 'greeting' when that is all a short message says

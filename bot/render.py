@@ -137,11 +137,11 @@ def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> 
 
 @lru_cache(maxsize=1024)
 def answer_and_also(
-    content: Content, config: Config, lang: str, topic_id: str, also: str
+    content: Content, config: Config, lang: str, topic_id: str, also: str, intro: str
 ) -> Rendered:
     """The answer to the first of two questions, with the second offered first as a button."""
     first = topic_answer(content, config, lang, topic_id)
-    text = f"{first.text}\n\n👉 {content.text(lang, 'answer.also')}"
+    text = f"{first.text}\n\n👉 {content.text(lang, intro)}"
     buttons = [topic_button(content, lang, also)]
     buttons += [
         topic_button(content, lang, r) for r in content.topics[topic_id].related if r != also
@@ -186,7 +186,9 @@ def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
         text = content.text(reply.lang, f"smalltalk.{reply.smalltalk}")
         return Rendered(text, main_menu_keyboard(content, reply.lang))
     if reply.kind == "answer" and reply.topic_id and reply.also:
-        return answer_and_also(content, config, reply.lang, reply.topic_id, reply.also)
+        return answer_and_also(
+            content, config, reply.lang, reply.topic_id, reply.also, reply.also_text
+        )
     if reply.kind == "answer" and reply.topic_id:
         return topic_answer(content, config, reply.lang, reply.topic_id)
     if reply.kind == "suggest":

@@ -196,6 +196,18 @@ def test_empty_crisis_numbers(raw: Raw) -> None:
     assert problems_of(raw) == ["crisis.numbers: expected at least one emergency number, got []"]
 
 
+def test_a_crisis_number_for_an_unknown_kind(raw: Raw) -> None:
+    raw["crisis"]["numbers"][0]["for"] = ["danger"]
+    problems = problems_of(raw)
+    assert any(p.startswith("crisis.numbers[0].for: expected a list of kinds") for p in problems)
+
+
+def test_every_kind_of_crisis_needs_a_number(raw: Raw) -> None:
+    raw["crisis"]["numbers"] = [{"key": "police", "number": "112", "for": ["violence"]}]
+    problems = problems_of(raw)
+    assert "crisis.numbers: expected at least one number for suicide" in problems[0]
+
+
 def test_missing_crisis_section(raw: Raw) -> None:
     del raw["crisis"]
     problems = problems_of(raw)
