@@ -216,6 +216,8 @@ class _LanguageIndex:
         if terms:
             return tuple((t, 1.0) for t in terms)
         stem = self._stem(word)
+        if len(stem) < MIN_FUZZY_LEN <= len(word):
+            stem = word  # a typo can cut the stem short ("kosrer" -> "kosr"): try the word
         if len(stem) >= MIN_FUZZY_LEN:
             hit = process.extractOne(
                 stem, self._choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
