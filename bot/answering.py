@@ -83,7 +83,8 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
     whole = _decide(faq.rank(reading))
-    if whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
+    long = len(reading.words) >= LONG_MESSAGE_WORDS
+    if not long and whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
         behalf = _for_someone_else(faq.rank(reading, limit=6), whole)
         if behalf is not None:
             return behalf
@@ -93,7 +94,7 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
         if both is not None and (whole.kind != "answer" or whole.topic_id in both):
             first, second = both
             return Reply("answer", whole.lang, first, max(whole.confidence, 0.0), also=second)
-    if len(reading.words) >= LONG_MESSAGE_WORDS and whole.kind != "answer":
+    if long and whole.kind != "answer":
         # A long, personal message is never refused: a kind word, then the closest help.
         match = faq.rank(reading)
         suggestions = tuple(r.topic_id for r in match.ranked)

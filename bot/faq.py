@@ -46,6 +46,9 @@ _AGE_BEFORE_EN = frozenset({"am", "im", "i'm", "is", "aged", "age", "turned", "t
 _AGE_BEFORE = _AGE_BEFORE_EN | {"er", "e", "æ", "på", "blir", "fyller", "fylte", "snart"}
 _AGE_AFTER = frozenset({"år", "years", "year", "yo", "åring", "åringen", "åra"})
 _NOT_AGE_AFTER = frozenset({"times", "ganger", "gange", "pluss", "plus", "minus", "delt", "x"})
+_WITH_BEFORE = frozenset(
+    {"bli", "være", "vær", "vere", "ver", "ha", "ta", "kom", "komme", "værra"}
+)
 OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
 
 
@@ -350,6 +353,11 @@ class FaqIndex:
         words = tuple(tokens(normalise(text)))
         if any(w.isdigit() for w in words):
             words = self._ages(words)
+        if "me" in words:  # "bli me", "vær me": dialect for "med"
+            words = tuple(
+                "med" if w == "me" and i and words[i - 1] in _WITH_BEFORE else w
+                for i, w in enumerate(words)
+            )
         hints_en, hints_nb = self._hints["en"], self._hints["nb"]
         # "i" is English "I" but also Norwegian "in": it counts half.
         en = sum((0.5 if w == "i" else 1.0) for w in words if w in hints_en)
