@@ -111,6 +111,8 @@ class ButtonSigner:
     def verify(self, user_id: int, signed: str) -> str | None:
         """The original data if the tag is right for this user, else None."""
         data, sep, tag = signed.rpartition("~")
-        if not sep or not hmac.compare_digest(tag, self.tag(user_id, data)):
+        if not sep or not tag.isascii():  # compare_digest refuses non-ASCII text (TypeError)
+            return None
+        if not hmac.compare_digest(tag, self.tag(user_id, data)):
             return None
         return data

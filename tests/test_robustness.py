@@ -61,6 +61,11 @@ CRAFTED_CALLBACKS = [
     "💥",
     "\x00",
     " menu",
+    # Signed (privileged) buttons with a tag that is not ASCII: refused, not a crash.
+    "adm:rk:000000000000~é",
+    "ci:s~é",
+    "an:send~é",
+    "po:l:lyngen:nb~é",
 ]
 
 
