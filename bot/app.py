@@ -63,7 +63,7 @@ DATABASE_NAME = "selvhjelp.sqlite3"
 
 def create_safety(content: Content) -> CrisisDetector:
     """The crisis detector, with the lemmas and patterns of flows/safety.yaml."""
-    return CrisisDetector.build(content.safety)
+    return CrisisDetector.build(content.safety, content.crisis_model)
 
 
 async def create_services(

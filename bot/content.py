@@ -52,6 +52,7 @@ class Content:
     ui: Mapping[str, Mapping[str, str]]  # language -> flat key -> string
     lexicon: Mapping[str, Any]
     safety: Mapping[str, Any]  # flows/safety.yaml, checked by building the detector
+    crisis_model: Mapping[str, Any] | None = None  # flows/crisis_model.yaml (generated)
 
     def text(self, lang: str, key: str, **values: object) -> str:
         """The UI string `key` in `lang`, with {placeholders} filled from `values`."""
@@ -159,10 +160,12 @@ def load_content(flows_dir: Path = FLOWS_DIR) -> Content:
 
     lexicon = _read_yaml(flows_dir / "lexicon.yaml", problems) or {}
     safety = _read_yaml(flows_dir / "safety.yaml", problems) or {}
+    model_path = flows_dir / "crisis_model.yaml"
+    model = _read_yaml(model_path, problems) if model_path.exists() else None
     try:
-        CrisisDetector.build(safety)
+        CrisisDetector.build(safety, model)
     except SafetyError as exc:
         problems.extend(exc.problems)
     if problems:
         raise ContentError(problems)
-    return Content(categories, topics, ui, lexicon, safety)
+    return Content(categories, topics, ui, lexicon, safety, model)

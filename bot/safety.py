@@ -9,6 +9,7 @@ explained by the pattern that matched (`CrisisDetector.explain`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -201,20 +202,63 @@ class _Reader:
 
 
 @dataclass(frozen=True)
-class CrisisDetector:
-    """Reads messages for crisis signals with the lemmas and patterns of flows/safety.yaml."""
+class LemmaModel:
+    """The statistical layer (flows/crisis_model.yaml, from bench/train_crisis.py): weighted
+    lemmas and lemma pairs, for crisis messages said in ways no pattern foresaw."""
 
-    readers: tuple[_Reader, ...]
+    weights: Mapping[str, float]
+    bias: float
+    check: float  # from this probability: the gentle check with the numbers
+    crisis: float  # from this one: the crisis reply
 
     @classmethod
-    def build(cls, safety: Mapping[str, Any]) -> CrisisDetector:
+    def load(cls, raw: Mapping[str, Any] | None) -> LemmaModel | None:
+        if not raw or not raw.get("weights"):
+            return None
+        weights = {str(k): float(v) for k, v in raw["weights"].items()}
+        return cls(weights, float(raw["bias"]), float(raw["check"]), float(raw["crisis"]))
+
+    def probability(self, features: Iterable[str]) -> float:
+        z = self.bias + sum(self.weights.get(f, 0.0) for f in set(features))
+        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+@dataclass(frozen=True)
+class CrisisDetector:
+    """Reads messages for crisis signals with the lemmas and patterns of flows/safety.yaml,
+    and the weighted lemmas of flows/crisis_model.yaml for what the patterns miss."""
+
+    readers: tuple[_Reader, ...]
+    model: LemmaModel | None = None
+
+    @classmethod
+    def build(
+        cls, safety: Mapping[str, Any], model: Mapping[str, Any] | None = None
+    ) -> CrisisDetector:
         problems: list[str] = []
         readers = [
             _build_reader(lang, safety, problems) for lang in sorted(safety.get("patterns") or {})
         ]
+        try:
+            lemma_model = LemmaModel.load(model)
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"crisis_model.yaml: not a model ({exc})")
+            lemma_model = None
         if problems:
             raise SafetyError(problems)
-        return cls(tuple(readers))
+        return cls(tuple(readers), lemma_model)
+
+    def features(self, text: str) -> list[str]:
+        """The lemmas and lemma pairs the statistical layer reads, per language."""
+        raw = normalise(text, limit=None)
+        out: list[str] = []
+        for reader in self.readers:
+            kept, _whole = reader.read(raw)
+            for clause in kept.split(" . "):
+                words = [w for w in clause.split() if w != "~"]
+                out += [f"{reader.lang}:{w}" for w in words]
+                out += [f"{reader.lang}:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+        return out
 
     def assess(self, text: str | None) -> Assessment | None:
         """The crisis this message signals (kind and tier), or None."""
@@ -229,6 +273,12 @@ class CrisisDetector:
             return Assessment(kinds[0], "crisis", kinds)
         if CHECK in found:
             return Assessment("suicide", CHECK, ("suicide",))
+        if self.model is not None:
+            p = self.model.probability(self.features(text))
+            if p >= self.model.crisis:
+                return Assessment("suicide", "crisis", ("suicide",))
+            if p >= self.model.check:
+                return Assessment("suicide", CHECK, ("suicide",))
         return None
 
     def _found(self, raw: str, split: bool) -> set[str]:

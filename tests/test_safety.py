@@ -172,3 +172,36 @@ def test_safety_yaml_is_valid_yaml_with_both_languages() -> None:
     with open("flows/safety.yaml", encoding="utf-8") as f:
         raw = yaml.safe_load(f)
     assert set(raw["patterns"]) == {"nb", "en"}
+
+
+# --- the statistical layer (flows/crisis_model.yaml) ------------------------------------------
+
+FULL = CrisisDetector.build(CONTENT.safety, CONTENT.crisis_model)
+
+
+def test_the_lemma_model_is_shipped_and_loaded() -> None:
+    assert FULL.model is not None
+    assert 0.5 <= FULL.model.check < FULL.model.crisis < 1.0
+    assert len(FULL.model.weights) > 1000
+
+
+def test_the_lemma_model_reads_what_no_pattern_foresaw() -> None:
+    text = "i keep thinking everyone would be happier if i was gone"
+    assert DETECTOR.assess(text) is None  # no pattern for it
+    found = FULL.assess(text)
+    assert found is not None  # but its words are those of people in crisis
+
+
+def test_the_lemma_model_leaves_ordinary_questions_alone() -> None:
+    for text in (
+        "hva koster det",
+        "kan jeg ta med kaffe",
+        "jeg dør av latter",
+        "hvem leder gruppa",
+    ):
+        assert FULL.assess(text) is None, text
+
+
+def test_a_broken_model_is_refused() -> None:
+    with pytest.raises(SafetyError):
+        CrisisDetector.build(CONTENT.safety, {"weights": {"a": "x"}, "bias": 0})
