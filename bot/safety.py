@@ -9,6 +9,7 @@ explained by the pattern that matched (`CrisisDetector.explain`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -257,7 +258,7 @@ class CrisisDetector:
             for clause in kept.split(" . "):
                 words = [w for w in clause.split() if w != "~"]
                 out += [f"{reader.lang}:{w}" for w in words]
-                out += [f"{reader.lang}:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+                out += [f"{reader.lang}:{a}_{b}" for a, b in itertools.pairwise(words)]
         return out
 
     def assess(self, text: str | None) -> Assessment | None:
