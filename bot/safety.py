@@ -31,6 +31,7 @@ FUZZY_MIN_LEN = 6
 FUZZY_CUTOFF = 85.0
 SPLIT_MIN_LEN = 5
 CACHE_LIMIT = 50_000
+_ONE_LETTER_WORDS = frozenset({"å", "i", "æ"})  # may stand alone inside joined words
 _WORD_RE = re.compile(r"[0-9a-zæøåäöüéèáàóôç_]+(?:'[a-z]+)?")
 _CLAUSE_RE = re.compile(r"[.!?;:,\n()\[\]\"]+|\s(?:men|but|og nå|and now|so now|så nå)\s")
 
@@ -151,11 +152,13 @@ class _Reader:
         n = len(word)
         best: list[list[str] | None] = [None] * (n + 1)
         best[0] = []
-        for end in range(2, n + 1):
-            for start in range(max(0, end - 14), end - 1):
+        for end in range(1, n + 1):
+            for start in range(max(0, end - 14), end):
                 head = best[start]
                 piece = word[start:end]
                 if head is None or piece not in vocab:
+                    continue
+                if len(piece) == 1 and piece not in _ONE_LETTER_WORDS:
                     continue
                 candidate = [*head, piece]
                 current = best[end]
@@ -276,11 +279,18 @@ class CrisisDetector:
             return Assessment("suicide", CHECK, ("suicide",))
         if self.model is not None:
             p = self.model.probability(self.features(text))
-            if p >= self.model.crisis:
-                return Assessment("suicide", "crisis", ("suicide",))
             if p >= self.model.check:
-                return Assessment("suicide", CHECK, ("suicide",))
+                # Words of a crisis, in a message that speaks of the past, a loss, work or the
+                # news: only a very sure model asks gently, and never more than that.
+                context = self._context(raw)
+                if p >= self.model.crisis and not context:
+                    return Assessment("suicide", "crisis", ("suicide",))
+                if p >= self.model.crisis or not context:
+                    return Assessment("suicide", CHECK, ("suicide",))
         return None
+
+    def _context(self, raw: str) -> bool:
+        return any(reader.says_context(reader.read(raw)[1]) for reader in self.readers)
 
     def _found(self, raw: str, split: bool) -> set[str]:
         found: set[str] = set()
