@@ -49,7 +49,8 @@ _NOT_AGE_AFTER = frozenset({"times", "ganger", "gange", "pluss", "plus", "minus"
 _WITH_BEFORE = frozenset(
     {"bli", "være", "vær", "vere", "ver", "ha", "ta", "kom", "komme", "værra"}
 )
-OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
+OFFTOPIC = "_offtopic"
+MIXED_COVERAGE = 0.6  # below this share of known words, the other language's index is asked too  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,14 @@ class FaqIndex:
     def rank(self, reading: Reading, limit: int = 3) -> Match:
         """Rank topics for a question read; its language decides the index and reply language."""
         ranked, offtopic, coverage = self._indexes[reading.lang].rank(reading.words, limit)
+        if coverage < MIXED_COVERAGE:
+            # "is it gratis?", "my norsk er ikke så god": mixed Norwegian and English. The other
+            # language's index may know the words; the reply stays in the question's language.
+            other = "nb" if reading.lang == "en" else "en"
+            ranked2, offtopic2, coverage2 = self._indexes[other].rank(reading.words, limit)
+            better = ranked2 and (not ranked or ranked2[0].score > ranked[0].score)
+            if coverage2 > coverage and better:
+                ranked, offtopic, coverage = ranked2, offtopic2, coverage2
         return Match(reading.lang, tuple(ranked), offtopic, coverage, self.anchored(reading.words))
 
     def anchored(self, words: Iterable[str]) -> bool:
