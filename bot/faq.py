@@ -49,8 +49,8 @@ _NOT_AGE_AFTER = frozenset({"times", "ganger", "gange", "pluss", "plus", "minus"
 _WITH_BEFORE = frozenset(
     {"bli", "være", "vær", "vere", "ver", "ha", "ta", "kom", "komme", "værra"}
 )
-OFFTOPIC = "_offtopic"
-MIXED_COVERAGE = 0.6  # below this share of known words, the other language's index is asked too  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
+OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
+MIXED_COVERAGE = 0.6  # below this share of known words, the other language's index is asked too
 
 
 @dataclass(frozen=True)
