@@ -192,14 +192,13 @@ class _Reader:
             kept.append(text)
         return " . ".join(kept), " . ".join(whole)
 
-    def kinds_in(self, raw: str, split: bool = False) -> tuple[list[str], list[str], str]:
-        """(Kinds its patterns find, kinds its mentions find, the whole message as lemmas)."""
-        text, whole = self.read(raw, split)
-        if self.anything is None or self.anything.search(text) is None:
-            return [], [], whole  # the common case: one search says no pattern matches
-        found = [kind for kind, pattern in self.kinds.items() if pattern.search(text)]
-        mentioned = [k for k, p in self.mentions.items() if p.search(text)]
-        return found, mentioned, whole
+    def kinds_in(self, kept: str) -> tuple[list[str], list[str]]:
+        """(Kinds its patterns find, kinds its mentions find) in what still counts of a message."""
+        if self.anything is None or self.anything.search(kept) is None:
+            return [], []  # the common case: one search says no pattern matches
+        found = [kind for kind, pattern in self.kinds.items() if pattern.search(kept)]
+        mentioned = [k for k, p in self.mentions.items() if p.search(kept)]
+        return found, mentioned
 
     def says_context(self, whole: str) -> bool:
         return self.context is not None and self.context.search(whole) is not None
@@ -252,12 +251,18 @@ class CrisisDetector:
             raise SafetyError(problems)
         return cls(tuple(readers), lemma_model)
 
+    def _read_all(self, raw: str, split: bool) -> list[tuple[_Reader, str, str]]:
+        """Each reader's (what still counts, whole message) of an already-normalised message."""
+        return [(reader, *reader.read(raw, split)) for reader in self.readers]
+
     def features(self, text: str) -> list[str]:
         """The lemmas and lemma pairs the statistical layer reads, per language."""
-        raw = normalise(text, limit=None)
+        return self._features(self._read_all(normalise(text, limit=None), split=False))
+
+    @staticmethod
+    def _features(reads: list[tuple[_Reader, str, str]]) -> list[str]:
         out: list[str] = []
-        for reader in self.readers:
-            kept, _whole = reader.read(raw)
+        for reader, kept, _whole in reads:
             for clause in kept.split(" . "):
                 words = [w for w in clause.split() if w != "~"]
                 out += [f"{reader.lang}:{w}" for w in words]
@@ -269,42 +274,37 @@ class CrisisDetector:
         if not text:
             return None
         raw = normalise(text, limit=None)
-        found = self._found(raw, split=False)
+        reads = self._read_all(raw, split=False)  # read once: patterns, model and context
+        found = self._found(reads)
         if not found:  # only then try words run together ("villdø"): rarely needed
-            found = self._found(raw, split=True)
+            found = self._found(self._read_all(raw, split=True))
         kinds = tuple(k for k in KINDS if k in found)
         if kinds:
             return Assessment(kinds[0], "crisis", kinds)
         if CHECK in found:
             return Assessment("suicide", CHECK, ("suicide",))
         if self.model is not None:
-            p = self.model.probability(self.features(text))
+            p = self.model.probability(self._features(reads))
             if p >= self.model.check:
                 # Words of a crisis, in a message that speaks of the past, a loss, work or the
                 # news: only a very sure model asks gently, and never more than that.
-                context = self._context(raw)
+                context = _says_context(reads)
                 if p >= self.model.crisis and not context:
                     return Assessment("suicide", "crisis", ("suicide",))
                 if p >= self.model.crisis or not context:
                     return Assessment("suicide", CHECK, ("suicide",))
         return None
 
-    def _context(self, raw: str) -> bool:
-        return any(reader.says_context(reader.read(raw)[1]) for reader in self.readers)
-
-    def _found(self, raw: str, split: bool) -> set[str]:
+    @staticmethod
+    def _found(reads: list[tuple[_Reader, str, str]]) -> set[str]:
         found: set[str] = set()
         mentioned: set[str] = set()
-        wholes: list[tuple[_Reader, str]] = []
-        for reader in self.readers:
-            strong, weak, whole = reader.kinds_in(raw, split)
+        for reader, kept, _whole in reads:
+            strong, weak = reader.kinds_in(kept)
             found.update(strong)
             mentioned.update(weak)
-            wholes.append((reader, whole))
-        if not mentioned - found:
-            return found
         # A bare mention counts unless the message, in any language, gives it a context.
-        if any(reader.says_context(whole) for reader, whole in wholes):
+        if not mentioned - found or _says_context(reads):
             return found
         return found | mentioned
 
@@ -318,9 +318,9 @@ class CrisisDetector:
         raw = normalise(text, limit=None)
         out: list[str] = []
         for split in (False, True):
-            for reader in self.readers:
-                lemma, whole = reader.read(raw, split)
-                context = bool(reader.context and reader.context.search(whole))
+            reads = self._read_all(raw, split)
+            context = _says_context(reads)
+            for reader, lemma, _whole in reads:
                 for kind, sources in reader.sources.items():
                     for source, pattern in sources:
                         if pattern.search(lemma) and not (kind.startswith("~") and context):
@@ -334,16 +334,30 @@ class CrisisDetector:
         return {r.lang: r.read(raw, True)[1] for r in self.readers}
 
 
-def _compile(patterns: Iterable[str], where: str, problems: list[str]) -> re.Pattern[str] | None:
-    good: list[str] = []
+def _says_context(reads: list[tuple[_Reader, str, str]]) -> bool:
+    """Whether the whole message, read in any language, speaks of the past, a loss, work..."""
+    return any(reader.says_context(whole) for reader, _kept, whole in reads)
+
+
+def _compile_each(
+    patterns: Iterable[str], where: str, problems: list[str]
+) -> list[tuple[str, re.Pattern[str]]]:
+    """Each pattern as written and compiled; a broken one is a problem, not a pattern."""
+    good: list[tuple[str, re.Pattern[str]]] = []
     for i, p in enumerate(patterns):
         try:
-            re.compile(expand(str(p)))
+            good.append((str(p), re.compile(expand(str(p)))))
         except re.error as exc:
             problems.append(f"safety.yaml: {where}[{i}]: not a valid regular expression ({exc})")
-            continue
-        good.append(expand(str(p)))
-    return combine({"x": good})[0] if good else None
+    return good
+
+
+def _combined(compiled: list[tuple[str, re.Pattern[str]]]) -> re.Pattern[str] | None:
+    return combine({"x": [p.pattern for _source, p in compiled]})[0] if compiled else None
+
+
+def _compile(patterns: Iterable[str], where: str, problems: list[str]) -> re.Pattern[str] | None:
+    return _combined(_compile_each(patterns, where, problems))
 
 
 def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> _Reader:
@@ -373,26 +387,25 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
     split_vocab = frozenset([str(w) for w in split_words] + list(lemma_of))
     rules: list[tuple[re.Pattern[str], str]] = []
     for pattern, lemma in ((safety.get("rules") or {}).get(lang) or {}).items():
-        if _valid(str(pattern)):
+        try:
             rules.append((re.compile(str(pattern)), str(lemma)))
-        else:
+        except re.error:
             problems.append(f"safety.yaml: rules.{lang}: {pattern!r} is not a regular expression")
     kinds: dict[str, re.Pattern[str]] = {}
     mentions: dict[str, re.Pattern[str]] = {}
     sources: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    everything: list[tuple[str, re.Pattern[str]]] = []
     for section, target, mark in (("patterns", kinds, ""), ("mentions", mentions, "~")):
         for kind, patterns in ((safety.get(section) or {}).get(lang) or {}).items():
             if kind not in (*KINDS, CHECK) or (section == "mentions" and kind == CHECK):
                 problems.append(f"safety.yaml: {section}.{lang}.{kind}: not a known kind")
                 continue
-            compiled = _compile(patterns or (), f"{section}.{lang}.{kind}", problems)
-            if compiled is not None:
-                target[kind] = compiled
-                sources[mark + kind] = [
-                    (str(p), re.compile(expand(str(p))))
-                    for p in patterns or ()
-                    if _valid(expand(str(p)))
-                ]
+            each = _compile_each(patterns or (), f"{section}.{lang}.{kind}", problems)
+            combined = _combined(each)
+            if combined is not None:
+                target[kind] = combined
+                sources[mark + kind] = each
+                everything += each
     exclude = (safety.get("exclude") or {}).get(lang) or {}
     keep = list(exclude.get("keep") or ()) + list((safety.get("exclude") or {}).get("keep") or ())
     return _Reader(
@@ -408,26 +421,8 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
         idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
         keep=_compile(keep, f"exclude.{lang}.keep", problems),
         mentions=mentions,
-        anything=_compile(
-            [
-                p
-                for section in ("patterns", "mentions")
-                for ps in ((safety.get(section) or {}).get(lang) or {}).values()
-                for p in ps or ()
-                if _valid(expand(str(p)))
-            ],
-            f"{lang}",
-            [],
-        ),
+        anything=_combined(everything),
         context=_compile(
             (safety.get("context") or {}).get(lang) or (), f"context.{lang}", problems
         ),
     )
-
-
-def _valid(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
