@@ -10,7 +10,6 @@ count +1, wrong direct answers -4 (a confident wrong answer is far worse than an
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 from typing import Any
@@ -71,7 +70,6 @@ def main() -> None:
             f"score={total:.1f} right={right} wrong={wrong} declined={declined} "
             + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
         )
-    _ = dataclasses
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ UNANCHORED_SUGGEST = 0.35  # below this, a question with no self-help word is de
 UNANCHORED_CONFIDENT = 0.45  # a question with no self-help word needs this to be answered
 LONG_MESSAGE_WORDS = 30  # a message this long that is not a clear question gets a kind word
 PART_MIN_WORDS = 3  # each of two questions in one message must be at least this long
+MAX_SPLIT_CHARS = 600  # only this much of a message is split into questions
 ON_BEHALF = "on_behalf"  # the topic about asking for someone else
 BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best
 
@@ -82,7 +83,8 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
     reading = faq.read(text, chat_lang)
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
-    whole = _decide(faq.rank(reading))
+    match = faq.rank(reading)
+    whole = _decide(match)
     long = len(reading.words) >= LONG_MESSAGE_WORDS
     if not long and whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
         behalf = _for_someone_else(faq.rank(reading, limit=6), whole)
@@ -93,10 +95,9 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
         both = _two_questions(parts, reading.lang, faq)
         if both is not None and (whole.kind != "answer" or whole.topic_id in both):
             first, second = both
-            return Reply("answer", whole.lang, first, max(whole.confidence, 0.0), also=second)
+            return Reply("answer", whole.lang, first, whole.confidence, also=second)
     if long and whole.kind != "answer":
         # A long, personal message is never refused: a kind word, then the closest help.
-        match = faq.rank(reading)
         suggestions = tuple(r.topic_id for r in match.ranked)
         best = match.best
         return Reply(
@@ -131,7 +132,8 @@ def _decide(match: Match) -> Reply:
     if best is None or match.coverage < GIBBERISH_COVERAGE:
         # Nothing the index knows ("qwzx plork"): not understood, rather than refused.
         return Reply("unknown", match.lang, confidence=best.score if best else 0.0)
-    if match.offtopic > 0 and match.offtopic >= best.score * OFFTOPIC_SHARE < SURE_ANYWAY:
+    offtopic_wins = match.offtopic > 0 and match.offtopic >= best.score * OFFTOPIC_SHARE
+    if offtopic_wins and best.score * OFFTOPIC_SHARE < SURE_ANYWAY:
         return Reply("decline", match.lang, confidence=best.score)
     if not match.anchored and match.coverage < UNANCHORED_COVERAGE:
         return Reply("decline", match.lang, confidence=best.score)
@@ -158,9 +160,6 @@ def _question_parts(text: str) -> list[str]:
     """The questions in a message ("hva koster det, og må jeg ha henvisning?")."""
     parts = [p.strip(" ,.;:!") for p in _SPLIT_RE.split(text[:MAX_SPLIT_CHARS])]
     return [p for p in parts if len(p.split()) >= PART_MIN_WORDS]
-
-
-MAX_SPLIT_CHARS = 600
 
 
 def _two_questions(parts: list[str], lang: str, faq: FaqIndex) -> tuple[str, str] | None:

@@ -334,9 +334,10 @@ class FaqIndex:
         stop = lexicon.get("stopwords") or {}
         offtopic = lexicon.get("offtopic") or {}
         anchors = lexicon.get("anchors") or {}
-        self._anchors = {
-            lang: tuple(str(a) for a in anchors.get(lang, ()) or ()) for lang in LANGUAGES
-        }
+        # Word beginnings of either language: a question is anchored by any of them.
+        self._anchor_starts = tuple(
+            str(a) for lang in LANGUAGES for a in anchors.get(lang, ()) or ()
+        )
         self._indexes = {
             lang: _LanguageIndex(
                 lang,
@@ -422,10 +423,6 @@ class FaqIndex:
         "gruppe", "selvhjelp", "igangsetter", ...), by word start."""
         starts = self._anchor_starts
         return any(w.startswith(starts) for w in words)
-
-    @property
-    def _anchor_starts(self) -> tuple[str, ...]:
-        return self._anchors["nb"] + self._anchors["en"]
 
     def match(self, text: str, fallback_lang: str, limit: int = 3) -> Match:
         """Rank topics for `text`; the language decides which index (and reply language)."""
