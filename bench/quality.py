@@ -45,6 +45,7 @@ SETS = {
     "blind1": (DATA / "blind" / "questions_blind1.yaml", DATA / "blind" / "crisis_blind1.yaml"),
     "blind2": (DATA / "blind2" / "questions_blind2.yaml", DATA / "blind2" / "crisis_blind2.yaml"),
     "blind3": (DATA / "blind3" / "questions_blind3.yaml", DATA / "blind3" / "crisis_blind3.yaml"),
+    "blind4": (DATA / "blind4" / "questions_blind4.yaml", DATA / "blind4" / "crisis_blind4.yaml"),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
@@ -259,7 +260,7 @@ def main(argv: list[str]) -> None:
     content = load_content()
     faq = FaqIndex(content)
     crisis = create_safety(content)
-    names = ["team", "dev", "blind1", "blind2", "blind3"] if name == "all" else [name]
+    names = ["team", "dev", "blind1", "blind2", "blind3", "blind4"] if name == "all" else [name]
     for n in names:
         print(report(n, faq, crisis, verbose), flush=True)
 
