@@ -46,6 +46,7 @@ SETS = {
     "blind2": (DATA / "blind2" / "questions_blind2.yaml", DATA / "blind2" / "crisis_blind2.yaml"),
     "blind3": (DATA / "blind3" / "questions_blind3.yaml", DATA / "blind3" / "crisis_blind3.yaml"),
     "blind4": (DATA / "blind4" / "questions_blind4.yaml", DATA / "blind4" / "crisis_blind4.yaml"),
+    "blind5": (DATA / "blind5" / "questions_blind5.yaml", DATA / "blind5" / "crisis_blind5.yaml"),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
@@ -260,7 +261,7 @@ def main(argv: list[str]) -> None:
     content = load_content()
     faq = FaqIndex(content)
     crisis = create_safety(content)
-    names = ["team", "dev", "blind1", "blind2", "blind3", "blind4"] if name == "all" else [name]
+    names = ["team", "dev", "blind1", "blind2", "blind3", "blind4", "blind5"] if name == "all" else [name]
     for n in names:
         print(report(n, faq, crisis, verbose), flush=True)
 
