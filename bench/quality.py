@@ -47,6 +47,7 @@ SETS = {
     "blind3": (DATA / "blind3" / "questions_blind3.yaml", DATA / "blind3" / "crisis_blind3.yaml"),
     "blind4": (DATA / "blind4" / "questions_blind4.yaml", DATA / "blind4" / "crisis_blind4.yaml"),
     "blind5": (DATA / "blind5" / "questions_blind5.yaml", DATA / "blind5" / "crisis_blind5.yaml"),
+    "blind6": (DATA / "blind6" / "questions_blind6.yaml", DATA / "blind6" / "crisis_blind6.yaml"),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
@@ -261,7 +262,7 @@ def main(argv: list[str]) -> None:
     content = load_content()
     faq = FaqIndex(content)
     crisis = create_safety(content)
-    names = ["team", "dev", "blind1", "blind2", "blind3", "blind4", "blind5"] if name == "all" else [name]
+    names = list(("team", *SETS)) if name == "all" else [name]
     for n in names:
         print(report(n, faq, crisis, verbose), flush=True)
 

@@ -14,7 +14,7 @@ from bot.safety import CrisisDetector
 # "is it one of these?", so a topic is answered outright only when its score is high enough
 # and clear enough of the runner-up; otherwise the best two or three are offered as buttons.
 CONFIDENT = 0.33
-CLEAR_MARGIN = 0.06  # ... unless the runner-up is this close, which makes it a suggestion
+CLEAR_MARGIN = 0.08  # ... unless the runner-up is this close, which makes it a suggestion
 SURE_ANYWAY = 0.62  # ... but a score this high is answered even with a close runner-up
 UNSURE = 0.2  # below this nothing is offered: "I didn't understand" (or a decline)
 SUGGEST_SHARE = 0.6  # a suggestion must score at least this share of the best

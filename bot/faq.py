@@ -385,7 +385,7 @@ class FaqIndex:
         """'thanks', 'bye' or 'greeting' when that is all a short message says
         ("tusen takk, det var nyttig", "hello there", "ha det bra, snakkes")."""
         exact = self._smalltalk.get(" ".join(words))
-        if exact is not None or not words or len(words) > 8:
+        if exact is not None or not words or len(words) > 10:
             return exact
         kinds = [self._smalltalk_words.get(w) for w in words]
         if any(k is None for k in kinds):

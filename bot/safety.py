@@ -2,7 +2,8 @@
 
 A message is read the way flows/safety.yaml describes: words become lemmas (inflections,
 nynorsk, dialect and misspellings of crisis words all become one word), words run together are
-split, typos of long crisis words are corrected, clauses about the past or idioms are cut out,
+split (a long one may hold one stray letter), typos of long crisis words are corrected, clauses
+about the past, idioms and stories (a film, a book, the news) are cut out,
 and then each language's patterns, written once for lemmas, are searched. Every verdict can be
 explained by the pattern that matched (`CrisisDetector.explain`).
 """
@@ -30,9 +31,15 @@ GAP1 = r"(?: \S+)? "  # `{w1}`: at most one
 FUZZY_MIN_LEN = 6
 FUZZY_CUTOFF = 85.0
 SPLIT_MIN_LEN = 5
+STRAY_MIN_LEN = 12  # from this length a joined word may hold one stray letter
 CACHE_LIMIT = 50_000
 _ONE_LETTER_WORDS = frozenset({"å", "i", "æ"})  # may stand alone inside joined words
 _WORD_RE = re.compile(r"[0-9a-zæøåäöüéèáàóôç_]+(?:'[a-z]+)?")
+# Laughing emoji say what "lol" says: the message is joking (a context, never a crisis sign).
+_LAUGH_RE = re.compile(
+    "[\U0001f602\U0001f923\U0001f605\U0001f606\U0001f639\U0001f61c\U0001f61d"
+    "\U0001f643\U0001f601\U0001f92a\U0001f648\U0001f604]"
+)
 _CLAUSE_RE = re.compile(r"[.!?;:,\n()\[\]\"]+|\s(?:men|but|og nå|and now|so now|så nå)\s")
 
 
@@ -105,6 +112,8 @@ class _Reader:
     past: re.Pattern[str] | None
     idiom: re.Pattern[str] | None
     keep: re.Pattern[str] | None
+    story: re.Pattern[str] | None  # a clause about a film, a book, the news: cut, unless...
+    story_keep: re.Pattern[str] | None  # ...it also speaks of the writer's own wish or plan
     mentions: dict[str, re.Pattern[str]]  # kind -> words that count unless `context` is said
     anything: re.Pattern[str] | None  # every pattern and mention: one search rules all out
     context: re.Pattern[str] | None  # the message speaks of the past, a loss, work, the news
@@ -147,24 +156,34 @@ class _Reader:
         return word
 
     def _split(self, word: str) -> list[str] | None:
-        """`word` as the fewest known words run together ("orkerikkemer"), or None."""
+        """`word` as the fewest known words run together ("orkerikkemer"), or None.
+
+        In a long word one stray letter may be left out, as a typo between two words
+        ("harkuttametigjen": har kutta me(t) igjen); it costs as much as two words."""
         vocab = self.split_vocab
         n = len(word)
-        best: list[list[str] | None] = [None] * (n + 1)
-        best[0] = []
+        stray_ok = n >= STRAY_MIN_LEN
+        # best[i]: (cost, pieces, strays used) for word[:i]
+        best: list[tuple[int, list[str], int] | None] = [None] * (n + 1)
+        best[0] = (0, [], 0)
         for end in range(1, n + 1):
             for start in range(max(0, end - 14), end):
                 head = best[start]
+                if head is None:
+                    continue
                 piece = word[start:end]
-                if head is None or piece not in vocab:
+                cost, pieces, strays = head
+                if piece in vocab and (len(piece) > 1 or piece in _ONE_LETTER_WORDS):
+                    candidate = (cost + 1, [*pieces, piece], strays)
+                elif stray_ok and len(piece) == 1 and strays == 0 and start > 0 and end < n:
+                    candidate = (cost + 2, pieces, 1)
+                else:
                     continue
-                if len(piece) == 1 and piece not in _ONE_LETTER_WORDS:
-                    continue
-                candidate = [*head, piece]
                 current = best[end]
-                if current is None or len(candidate) < len(current):
+                if current is None or candidate[0] < current[0]:
                     best[end] = candidate
-        found = best[n]
+        last = best[n]
+        found = last[1] if last is not None else None
         if found is None or len(found) < 2:
             return None
         if len(found[0]) < 3 and self.lemma_of.get(found[0]) not in ("jeg", "i", "i am"):
@@ -186,6 +205,9 @@ class _Reader:
             whole.append(text)
             past = self.past is not None and self.past.search(text) is not None
             if past and (self.keep is None or not self.keep.search(text)):
+                continue
+            story = self.story is not None and self.story.search(text) is not None
+            if story and (self.story_keep is None or not self.story_keep.search(text)):
                 continue
             if self.idiom is not None:
                 text = self.idiom.sub(" ~ ", text)
@@ -253,6 +275,7 @@ class CrisisDetector:
 
     def _read_all(self, raw: str, split: bool) -> list[tuple[_Reader, str, str]]:
         """Each reader's (what still counts, whole message) of an already-normalised message."""
+        raw = _LAUGH_RE.sub(" haha ", raw)
         return [(reader, *reader.read(raw, split)) for reader in self.readers]
 
     def features(self, text: str) -> list[str]:
@@ -264,9 +287,11 @@ class CrisisDetector:
         out: list[str] = []
         for reader, kept, _whole in reads:
             for clause in kept.split(" . "):
-                words = [w for w in clause.split() if w != "~"]
-                out += [f"{reader.lang}:{w}" for w in words]
-                out += [f"{reader.lang}:{a}_{b}" for a, b in itertools.pairwise(words)]
+                # an idiom cut out ("~") leaves two pieces: no pair spans the gap
+                for piece in clause.split("~"):
+                    words = piece.split()
+                    out += [f"{reader.lang}:{w}" for w in words]
+                    out += [f"{reader.lang}:{a}_{b}" for a, b in itertools.pairwise(words)]
         return out
 
     def assess(self, text: str | None) -> Assessment | None:
@@ -335,8 +360,11 @@ class CrisisDetector:
 
 
 def _says_context(reads: list[tuple[_Reader, str, str]]) -> bool:
-    """Whether the whole message, read in any language, speaks of the past, a loss, work..."""
-    return any(reader.says_context(whole) for reader, _kept, whole in reads)
+    """Whether the whole message, read in any language, speaks of the past, a loss, work...
+
+    A crisis word that a reader cut out as an idiom ("~": "kill me now", "drepte plantene")
+    counts too: the message has explained its own strong word away."""
+    return any(reader.says_context(whole) or "~" in kept for reader, kept, whole in reads)
 
 
 def _compile_each(
@@ -420,6 +448,10 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
         past=_compile(exclude.get("past") or (), f"exclude.{lang}.past", problems),
         idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
         keep=_compile(keep, f"exclude.{lang}.keep", problems),
+        story=_compile(exclude.get("story") or (), f"exclude.{lang}.story", problems),
+        story_keep=_compile(
+            exclude.get("story_keep") or (), f"exclude.{lang}.story_keep", problems
+        ),
         mentions=mentions,
         anything=_combined(everything),
         context=_compile(

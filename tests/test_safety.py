@@ -205,3 +205,105 @@ def test_the_lemma_model_leaves_ordinary_questions_alone() -> None:
 def test_a_broken_model_is_refused() -> None:
     with pytest.raises(SafetyError):
         CrisisDetector.build(CONTENT.safety, {"weights": {"a": "x"}, "bias": 0})
+
+
+# Forms the detector reads since the blind4 study (own paraphrases, not the blind items): a
+# threat named by another person's verb ("kill herself" is not past), "mye" read as "mange",
+# word order in questions about means, goodbyes, bodies that hide marks, signs of a stroke.
+MORE_CRISIS = [
+    ("my brother says he is going to kill himself", "other_in_danger"),
+    ("eg blir ikkje her så lenge", "suicide"),
+    ("du kommer ikke til å høre fra meg etter i kveld", "suicide"),
+    ("you will never hear from me again", "suicide"),
+    ("I gave away all my things yesterday", "suicide"),
+    ("hvor høyt skal man hoppe for å dø", "suicide"),
+    ("har lagt fram våpenet", "suicide"),
+    ("er drittlei av å leve", "suicide"),
+    ("han tvang meg med makt", "violence"),
+    ("ble tvunget til sex på fest", "violence"),
+    ("har blåmerker jeg må gjemme", "violence"),
+    ("i don't feel safe at home", "violence"),
+    ("I hide the cuts I made", "self_harm"),
+    ("min venn er blå rundt munnen", "medical"),
+    ("mormor har brystsmerter", "medical"),
+    ("munnviken til mamma henger", "medical"),
+    ("blør masse og er gravid", "medical"),
+    ("mora mi har demens og har gått seg bort", "other_in_danger"),
+]
+MORE_NEAR_MISSES = [
+    "jeg blir ikke så lenge på møtet i dag",
+    "gir bort alle klærne mine til Fretex, flytter",
+    "hvis jeg forsvinner fra gruppa, er det greit?",
+    "snakker utydelig engelsk, går det bra?",
+    "this homework killed me",
+    "drepte tomatplantene mine igjen",
+    "selvmordsbomber i nyhetene",
+    "jeg pleide å kutte meg, nå har jeg det bra",
+    "tenker ikke på å ta livet mitt, bare lei av vinteren",
+    "grå i ansiktet av trøtthet etter nattevakt",
+    "jeg er lærer og tror en elev blir slått hjemme, hvem ringer jeg",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_CRISIS)
+def test_more_crisis_forms_are_read(text: str, expected: str) -> None:
+    assert kind(text) == expected, DETECTOR.lemma_text(text)
+
+
+@pytest.mark.parametrize("text", MORE_NEAR_MISSES)
+def test_more_near_misses_are_left_alone(text: str) -> None:
+    assert kind(text) is None, DETECTOR.explain(text)
+
+
+# Issue 9, blind5 round: mechanisms added for what that set showed (own sentences, not blind).
+NEW_CRISIS = [
+    ("vilkuttamegigjen", "self_harm"),  # joined words with one stray letter ("meg" typed "met")
+    ("jeg er ikke her neste måned uansett", "suicide"),  # "not here next week ... anyway"
+    ("æ e ferdig mæ alt", "suicide"),  # dialect "mæ" for "med"
+    ("hvor lenge tar det å dø hvis man tar en overdose", "suicide"),  # time to die by a method
+    ("how long does it take to die if you hang yourself", "suicide"),
+    ("jeg har bestemt meg for å ta livet mitt", "suicide"),
+    ("kollegaen min sier hun har bestemt seg for å dø", "other_in_danger"),
+    ("my friend has decided to end her life", "other_in_danger"),
+    ("morfar er slapp i ansiktet og får ikke fram ordene, snakker helt uklart", "medical"),
+    ("datteren min hovner opp i halsen etter et vepsestikk", "medical"),
+    ("my dad is having a heart attack", "medical"),
+    ("dottera mi har ete nokre sovetablettar", "medical"),  # nynorsk, compound tablet word
+    ("kompisen min od'a i natt", "medical"),
+    ("jeg hører slag og skrik fra naboen", "violence"),
+    ("cut deeper this time", "self_harm"),
+    ("selvskadet igjen i kveld", "self_harm"),
+]
+
+NEW_NEAR_MISSES = [
+    "jeg er ikke her neste uke fordi jeg er på ferie",
+    "i serien jeg ser nå kveler morderen et offer",  # a story, even with "nå"
+    "the movie had a scene where he overdoses",
+    "strømregningen tar kvelertak på budsjettet",
+    "jeg skal dø en gang som alle andre, tenker litt på det",
+    "min venn har bestemt seg for å slutte i gruppa",
+    "det er ingen vits å fortsette i gruppa hvis jeg ikke trives",
+    "vi har mange barn, jeg vil ikke være til bry for dem",
+    "my grandma died of cancer and I miss her",
+    "my dad had a heart attack years ago",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NEW_CRISIS)
+def test_blind5_round_mechanisms(text: str, expected: str) -> None:
+    assert kind(text) == expected, DETECTOR.explain(text)
+
+
+@pytest.mark.parametrize("text", NEW_NEAR_MISSES)
+def test_blind5_round_near_misses(text: str) -> None:
+    assert kind(text) is None, DETECTOR.explain(text)
+
+
+def test_a_story_clause_is_kept_when_it_speaks_of_the_writer() -> None:
+    assert kind("filmen fikk meg til å tenke på å ta livet mitt") == "suicide"
+
+
+def test_a_laughing_emoji_is_a_joke_context_for_the_model() -> None:
+    full = CrisisDetector.build(CONTENT.safety, CONTENT.crisis_model)
+    assert full.assess("skal drepe lillebror hvis han spiser opp sjokoladen igjen 😂") is None
+    assert full.assess("har drept basilikumen min igjen 🙃") is None
