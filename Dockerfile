@@ -12,18 +12,21 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/venv/bin:$PATH \
-    SELVHJELP_DATA_DIR=/data
+    SELVHJELP_DATA_DIR=/data \
+    TELEGRAM_WEBHOOK_LISTEN=0.0.0.0
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin selvhjelp \
- && mkdir -p /data && chown selvhjelp /data
+ && mkdir -p /data /data-key && chown selvhjelp /data /data-key && chmod 700 /data /data-key
 WORKDIR /app
 COPY --from=build /venv /venv
 COPY bot ./bot
 COPY flows ./flows
 COPY config.yaml ./
 USER selvhjelp
-# The database and the generated key live here; mount a volume so they survive upgrades.
-VOLUME ["/data"]
-# Webhook mode listens here (see config.yaml telegram.webhook.port).
+# The database lives in /data, the generated key in /data-key (beside it, so a copy of the data
+# volume holds no key; README "Secret key"). Mount both as volumes and back them up apart.
+VOLUME ["/data", "/data-key"]
+# Webhook mode listens here (see config.yaml telegram.webhook.port): plain HTTP, so publish it
+# to the host's loopback only (docker run -p 127.0.0.1:8443:8443) behind a TLS reverse proxy.
 EXPOSE 8443
 # Needs TELEGRAM_BOT_TOKEN (and SELVHJELP_SECRET_KEY is recommended) in the environment.
 ENTRYPOINT ["python", "-m", "bot"]

@@ -92,7 +92,9 @@ def bench_config(data_dir: str, rate: float) -> Config:
     """The repository's config.yaml with the benchmark's data folder and sending rate."""
     raw: dict[str, Any] = yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
     raw.setdefault("sending", {})["rate_per_second"] = rate
-    return parse_config(raw, {"SELVHJELP_DATA_DIR": data_dir}, str(CONFIG_PATH))
+    # The key inside the temporary folder, so it goes with it (not beside it, the default).
+    env = {"SELVHJELP_DATA_DIR": data_dir, "SELVHJELP_KEY_FILE": f"{data_dir}/key/secret.key"}
+    return parse_config(raw, env, str(CONFIG_PATH))
 
 
 class SharedCountSender(Sender):

@@ -61,7 +61,10 @@ def synthetic_config(data_dir: Path) -> Config:
         {"user_id": 200_000_000 + i, "municipalities": [name]}
         for i, name in enumerate(names[:COORDINATORS])
     ]
-    return parse_config(raw, {"SELVHJELP_DATA_DIR": str(data_dir)}, "bench config")
+    # The key inside the temporary folder, so it goes with it (not beside it, the default).
+    key_file = data_dir / "key" / "secret.key"
+    env = {"SELVHJELP_DATA_DIR": str(data_dir), "SELVHJELP_KEY_FILE": str(key_file)}
+    return parse_config(raw, env, "bench config")
 
 
 def seed(path: Path, config: Config, registrations: int) -> None:
@@ -115,7 +118,7 @@ async def run(registrations: int, runs: int) -> tuple[int, float]:
             count = 0
             for _ in range(runs + 1):  # the first run warms caches and is not counted
                 start = time.perf_counter()
-                digests = await build_weekly_digests(services, now)
+                digests = await build_weekly_digests(services)
                 timings.append((time.perf_counter() - start) * 1000)
                 count = len(digests)
             print(f"built {count} digests; runs_ms={[round(t, 1) for t in timings[1:]]}")

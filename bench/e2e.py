@@ -175,6 +175,8 @@ def bot_config(base_url: str, data_dir: str) -> Config:
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": base_url,
         "SELVHJELP_DATA_DIR": data_dir,
+        # The key inside the temporary folder, so it goes with it (not beside it, the default).
+        "SELVHJELP_KEY_FILE": f"{data_dir}/key/secret.key",
     }
     return parse_config(raw, environ, "config.yaml")
 

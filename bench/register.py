@@ -78,7 +78,9 @@ class Step:
 
 def load_config(data_dir: str) -> Config:
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
-    return parse_config(raw, {"SELVHJELP_DATA_DIR": data_dir}, "config.yaml")
+    # The key inside the temporary folder, so it goes with it (not beside it, the default).
+    env = {"SELVHJELP_DATA_DIR": data_dir, "SELVHJELP_KEY_FILE": f"{data_dir}/key/secret.key"}
+    return parse_config(raw, env, "config.yaml")
 
 
 def choices(config: Config, residents: int) -> list[Choice]:

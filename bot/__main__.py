@@ -18,22 +18,30 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
+from bot import logsafe
 from bot.config import LANGUAGES, Config, ConfigError, load_config
 from bot.content import Content, ContentError, load_content
+from bot.keys import SecretKeyError, check_configured_key
 
 log = logging.getLogger("selvhjelp")
 
 
-def setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+# Our own times to the minute: with resident times stored as their day (bot/storage.py,
+# `day_floor`), a line cannot be tied to a database row by its time. journald or docker add
+# their own, exact, time to each line: see docs on the threat model (logs).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Log to stderr through the privacy filter (bot/logsafe.py): no library DEBUG, no library
+    arguments, no exception text, whatever the level."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
+    logsafe.install(logging.getLogger().handlers)
 
 
 def run_telegram(config: Config) -> int:
@@ -68,15 +76,17 @@ def run_telegram(config: Config) -> int:
     app.post_stop = stop_background
     app.post_shutdown = close_storage
     if config.mode == "webhook":
+        # Our own hardened listener (bot/webhook.py), not the library's tornado server.
+        from bot.webhook import run_webhook
+
         log.info("starting in webhook mode")
-        app.run_webhook(
-            listen=config.webhook.listen,
-            port=config.webhook.port,
-            url_path="telegram",
-            webhook_url=config.webhook.public_url,
-            secret_token=config.webhook.secret_token,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            loop.run_until_complete(run_webhook(app, config.webhook, stop))
+        finally:
+            loop.close()
     else:
         log.info("starting in polling mode")
         app.run_polling(allowed_updates=Update.ALL_TYPES)
@@ -105,6 +115,15 @@ def check_config_against_content(config: Config, content: Content, source: str) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; an unusable secret key is one clear line and exit 1, no traceback."""
+    try:
+        return _main(argv)
+    except SecretKeyError as exc:
+        print(f"secret key: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     # python-telegram-bot 22: retry_after as a timedelta, the behaviour of its next major version.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
@@ -150,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"flows: {problem}", file=sys.stderr)
         return 1
     if args.command == "check-config":
+        if config.secret_key:
+            check_configured_key(config.secret_key)  # a weak one: SecretKeyError, exit 1
         counts = f"{len(config.municipalities)} municipalities, {len(config.regions)} regions"
         print(f"{path}: OK ({counts})")
         return 0
@@ -172,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot import local
 
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     if command == "chat":
         user_id = args.user_id or local.LOCAL_USER_ID
         return asyncio.run(

@@ -2,13 +2,17 @@
 /roles with its revoke buttons and the confirmation (text from flows/, keys under `admin.`).
 
 Buttons are `adm:rv:<grant id>` (ask to revoke), `adm:rk:<grant id>` (revoke) and `adm:ls`
-(the list again), made by the caller's `Button` factory so the handler can sign them for that
+(the list again); for unused invite links `adm:iv:<invite id>`, `adm:ik:<invite id>` and
+`adm:il`. The caller's `Button` factory makes them, so the handler can sign them for that
 admin; `parse_press` reads them back once the signature is verified.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -17,14 +21,17 @@ from bot.content import Content
 from bot.invites import (
     CreatedInvite,
     GrantedRole,
+    InviteOutcome,
     InviteProblem,
     RevokeOutcome,
     config_roles,
+    invite_id,
+    invite_ref,
     local_time,
     scope_label,
 )
 from bot.render import Rendered, main_menu_keyboard
-from bot.storage import RoleGrant
+from bot.storage import PendingInvite, RoleGrant
 
 PREFIX = "adm:"  # every callback the admin handler signs; its pattern keeps it ours alone
 MAX_LISTED = 40  # granted roles shown with a button; keeps the message and keyboard small
@@ -61,6 +68,21 @@ def usage_view(content: Content, config: Config, lang: str, problem: InviteProbl
     return Rendered(f"{what}\n\n{usage}")
 
 
+def expiry_text(content: Content, config: Config, lang: str, ts: int) -> str:
+    """ "08.12.2026 kl. 20.06" / "8 Dec 2026, 20:06", in config's time zone."""
+    local = datetime.fromtimestamp(ts, ZoneInfo(config.timezone))
+    month = content.text(lang, f"admin.invites.month.{local.month}")
+    return content.text(
+        lang,
+        "admin.invites.when",
+        day=local.day,
+        month=month,
+        year=local.year,
+        hour=local.hour,
+        minute=local.minute,
+    )
+
+
 def created_view(
     content: Content, config: Config, lang: str, invite: CreatedInvite, link: str
 ) -> Rendered:
@@ -69,7 +91,7 @@ def created_view(
         lang,
         "admin.invite.created",
         grants=role_text(content, config, lang, invite.role, invite.scope),
-        expires=local_time(invite.expires_at, config.timezone),
+        expires=expiry_text(content, config, lang, invite.expires_at),
         timezone=config.timezone,
         link=link,
     )
@@ -160,3 +182,82 @@ def press_view(
     elif outcome.kind == "revoked" and grant is not None:
         note = content.text(lang, "admin.roles.revoked", role=role, ref=grant.ref)
     return roles_view(content, config, lang, granted, button, note)
+
+
+def invites_view(
+    content: Content,
+    config: Config,
+    lang: str,
+    pending: list[PendingInvite],
+    button: Button,
+    note: str = "",
+) -> Rendered:
+    """Unused invite links (role, scope, expiry, reference), each with a revoke button."""
+
+    def t(key: str, **values: object) -> str:
+        return content.text(lang, f"admin.invites.{key}", **values)
+
+    shown = pending[:MAX_LISTED]
+    lines = [note, ""] if note else []
+    lines += [t("title"), ""]
+    lines += [
+        t(
+            "line",
+            role=role_text(content, config, lang, i.role, i.scope),
+            ref=invite_ref(i),
+            expires=expiry_text(content, config, lang, i.expires_at),
+        )
+        for i in shown
+    ] or [t("none")]
+    if len(pending) > len(shown):
+        lines.append(content.text(lang, "admin.roles.more", count=len(pending) - len(shown)))
+    if shown:
+        lines += ["", t("hint", timezone=config.timezone)]
+    rows = [
+        [
+            button(
+                t(
+                    "revoke_button",
+                    ref=invite_ref(i),
+                    role=role_text(content, config, lang, i.role, i.scope),
+                ),
+                f"{PREFIX}iv:{invite_id(i)}",
+            )
+        ]
+        for i in shown
+    ]
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+
+def invite_press_view(
+    content: Content,
+    config: Config,
+    lang: str,
+    outcome: InviteOutcome,
+    pending: list[PendingInvite],
+    button: Button,
+) -> Rendered:
+    """What a press on an invite link's button led to: the confirmation, or the list again
+    (`pending`) with a note on it."""
+    invite = outcome.invite
+    role = role_text(content, config, lang, invite.role, invite.scope) if invite else ""
+    if outcome.kind == "confirm" and invite is not None:
+        text = content.text(lang, "admin.invites.confirm", role=role, ref=invite_ref(invite))
+        yes = content.text(lang, "admin.invites.confirm_yes")
+        no = content.text(lang, "admin.invites.confirm_no")
+        rows = [[button(yes, f"{PREFIX}ik:{invite_id(invite)}")], [button(no, f"{PREFIX}il")]]
+        return Rendered(text, InlineKeyboardMarkup(rows))
+    note = ""
+    if outcome.kind == "gone":
+        note = content.text(lang, "admin.invites.gone")
+    elif outcome.kind == "revoked" and invite is not None:
+        note = content.text(lang, "admin.invites.revoked", role=role, ref=invite_ref(invite))
+    return invites_view(content, config, lang, pending, button, note)
+
+
+def used_notice(
+    content: Content, config: Config, lang: str, grant: RoleGrant, token_ref: str
+) -> dict[str, Any]:
+    """The outbox payload telling an admin their link was used: role and scope, never who."""
+    role = role_text(content, config, lang, grant.role, grant.scope)
+    return {"text": content.text(lang, "admin.invites.used", ref=token_ref, role=role)}

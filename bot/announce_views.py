@@ -48,14 +48,9 @@ def notice(screen: Screen, key: str, **values: Any) -> Rendered:
     return Rendered(screen.text(key, **values))
 
 
-def counted(screen: Screen, key: str, count: int) -> Rendered:
-    """A message with a count of people in it."""
-    return notice(screen, key, count=screen.count(count))
-
-
-def progress_start(screen: Screen, total: int) -> str:
-    """The message bot.progress keeps up to date as the announcement goes out."""
-    return screen.text("announce.progress", sent=0, total=screen.count(total))
+def progress_start(screen: Screen) -> str:
+    """The message bot.progress turns into the final report when the announcement is out."""
+    return screen.text("announce.progress")
 
 
 def region_choice(screen: Screen, region_ids: list[str]) -> Rendered:
@@ -88,8 +83,9 @@ def targets_view(screen: Screen, region: Region, chosen: set[str]) -> Rendered:
     return Rendered(text, InlineKeyboardMarkup(rows))
 
 
-def preview(screen: Screen, meeting: Meeting, count: int) -> tuple[Rendered, ...]:
-    """Three messages: how many will receive it, the announcement as residents will see it
+def preview(screen: Screen, meeting: Meeting) -> tuple[Rendered, ...]:
+    """Three messages: who will receive it (never how many), the announcement as residents
+    will see it
     (its buttons only lead to the menu here), and send / edit a field / cancel."""
     payload = meeting_views.announcement_payload(
         screen.content, screen.config, screen.lang, meeting
@@ -104,7 +100,7 @@ def preview(screen: Screen, meeting: Meeting, count: int) -> tuple[Rendered, ...
     rows += [screen.row(f"announce.edit_{f}", f"an:e:{f}") for f in EDITABLE]
     rows.append(screen.row("announce.cancel", "an:x"))
     return (
-        counted(screen, "announce.preview_intro", count),
+        notice(screen, "announce.preview_intro"),
         Rendered(payload["text"], inert),
         Rendered(screen.text("announce.confirm"), InlineKeyboardMarkup(rows)),
     )

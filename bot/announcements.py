@@ -146,15 +146,26 @@ async def recipients(
     return list(found.items())
 
 
+def recipient_sign(services: Services, key: str, chat_enc: bytes) -> meeting_views.Sign | None:
+    """Signs a meeting button for the recipient of an outbox row, so only they can press it
+    (their private chat's id is their Telegram user id); None when the chat does not decrypt
+    (the row could not be sent anyway)."""
+    chat_id = services.cipher.decrypt(chat_enc, key)
+    if chat_id is None:
+        return None
+    signer = services.signer
+    return lambda data: signer.sign(chat_id, data)
+
+
 async def announce(services: Services, meeting: Meeting) -> int:
     """Put the announcement in the outbox for everyone in its places who has not had it."""
     storage, content, config = services.storage, services.content, services.config
     rows = []
     for key, chat_enc in await recipients(services, meeting.region_id, meeting.municipalities):
         lang = await storage.get_language(key) or config.default_language
-        rows.append(
-            (key, chat_enc, meeting_views.announcement_payload(content, config, lang, meeting))
-        )
+        sign = recipient_sign(services, key, chat_enc)
+        payload = meeting_views.announcement_payload(content, config, lang, meeting, sign)
+        rows.append((key, chat_enc, payload))
     added = await storage.enqueue(f"meeting:{meeting.id}", rows)
     services.outbox_changed()
     return added
@@ -167,7 +178,8 @@ async def notify_marked(services: Services, meeting: Meeting, campaign: str, kin
     for key, chat_enc in await storage.marked_people(meeting.id):
         lang = await storage.get_language(key) or config.default_language
         build = meeting_views.change_payload if kind == "change" else meeting_views.cancel_payload
-        rows.append((key, chat_enc, build(content, config, lang, meeting)))
+        sign = recipient_sign(services, key, chat_enc)
+        rows.append((key, chat_enc, build(content, config, lang, meeting, sign)))
     added = await storage.enqueue(campaign, rows)
     services.outbox_changed()
     return added

@@ -11,9 +11,11 @@ from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot import logsafe
 from bot.config import Config
 from bot.content import Content, load_content
 from bot.faq import FaqIndex
+from bot.filemodes import make_private_folder
 from bot.handlers import (
     admin,
     announce,
@@ -75,8 +77,12 @@ async def create_services(
 ) -> Services:
     """Load content, build the indexes and open the database (running migrations)."""
     content = content or load_content()
-    storage = await Storage.open(database or config.data_dir / DATABASE_NAME, clock)
-    key = load_or_create_key(config.data_dir, config.secret_key)
+    # The key first: a refused key (SecretKeyError) stops start-up before anything is opened.
+    key = load_or_create_key(config.data_dir, config.secret_key, config.key_file)
+    make_private_folder(config.data_dir)  # owner-only, like the files Storage.open makes
+    storage = await Storage.open(
+        database or config.data_dir / DATABASE_NAME, clock, timezone=config.timezone
+    )
     return Services(
         config=config,
         content=content,
@@ -144,12 +150,10 @@ def build_application(
     with_updater: bool = True,
 ) -> Application:
     """The bot: every handler, in the order that decides precedence."""
-    # Privacy guard: python-telegram-bot's DEBUG records carry message text and chat ids, and
-    # httpx's INFO records carry the token in URLs; keep both out of every log, whatever the
-    # root level is.
-    logging.getLogger("telegram").setLevel(logging.INFO)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Privacy guard (bot/logsafe.py): library records below INFO never reach a handler, and
+    # those above keep no arguments (updates, SQL parameters, URLs) and no exception text,
+    # whatever the root level and whoever adds a handler.
+    logsafe.install()
     config = services.config
     replybot = create_bot(
         config.token or OFFLINE_TOKEN,

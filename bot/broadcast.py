@@ -9,6 +9,8 @@ One engine for digests, invitations, announcements, reminders and cancellations.
 - several requests in flight at once, so the global rate is reachable over real HTTP;
 - each row is marked 'sent' right after its own success, so a crash or restart re-sends at most
   the rows that were in flight, never a row marked sent;
+- a row is re-checked right before its request (`Storage.begin_send`): one whose recipient ran
+  /forget or withdrew after it was taken is dropped, never sent;
 - Telegram's answers decide what happens next: retry-after pauses everyone (flood control is
   global), a blocked bot or a vanished chat marks the resident inactive, other bad requests
   fail the row, and network or server errors are retried with exponential back-off.
@@ -38,6 +40,13 @@ from bot.storage import OutboxRow
 
 log = logging.getLogger(__name__)
 
+
+def _what(row: OutboxRow) -> str:
+    """A row as it may be logged (issue 10): its campaign's kind ('invitation', 'digest', ...),
+    never its id, recipient or the rest of the campaign name (which can hold a user key)."""
+    return row.campaign.partition(":")[0]
+
+
 ProgressCallback = Callable[[str, dict[str, int]], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -64,6 +73,7 @@ class SendReport:
     failed: int = 0
     retried: int = 0  # left pending for a later try (back-off or retry-after)
     deferred: int = 0  # skipped for now: the chat had a message less than the interval ago
+    dropped: int = 0  # taken, but erased before its turn (/forget, withdrawal): never sent
 
     def __iadd__(self, other: SendReport) -> SendReport:
         for f in fields(self):
@@ -73,7 +83,7 @@ class SendReport:
     @property
     def handled(self) -> int:
         """Rows that reached an outcome or were tried in this pass (deferred ones were not)."""
-        return self.sent + self.blocked + self.failed + self.retried
+        return self.sent + self.blocked + self.failed + self.retried + self.dropped
 
 
 class PayloadError(ValueError):
@@ -324,7 +334,7 @@ class Sender:
                 continue
             chat_id = self._services.cipher.decrypt(row.chat_enc, row.recipient)
             if chat_id is None:
-                log.warning("outbox row %d: chat id does not decrypt; failed", row.id)
+                log.warning("outbox %s: chat id does not decrypt; failed", _what(row))
                 await self._finish(row, "failed", flight.report)
                 taken += 1
                 continue
@@ -341,6 +351,20 @@ class Sender:
                 flight.slots.release()
                 flight.report.deferred += 1
                 continue
+            # Re-checked at its turn, under the storage lock: a row taken from the queue before
+            # its recipient ran /forget (or withdrew) is not sent, and /forget waits for a
+            # request already under way (until `end_send`), so nothing reaches anyone after
+            # /forget is done.
+            refused = await self._storage.begin_send(row.id, row.recipient)
+            if refused is not None:
+                flight.slots.release()
+                if refused == "blocked":
+                    flight.report.blocked += 1
+                else:
+                    flight.report.dropped += 1
+                self._dirty.add(row.campaign)
+                taken += 1
+                continue
             self._last_to_chat[chat_id] = self._timer()
             self._launch(bot, flight, row, chat_id)
             taken += 1
@@ -353,6 +377,7 @@ class Sender:
         flight.ids.add(row.id)
 
         def landed(_task: asyncio.Task[None]) -> None:
+            self._storage.end_send(row.recipient)  # also when cancelled before it ran
             flight.tasks.discard(task)
             flight.ids.discard(row.id)
             if flight.landed_meanwhile is not None:
@@ -431,7 +456,7 @@ class Sender:
         except Exception:
             # Storage trouble while recording an outcome: the row stays pending and is tried
             # again on a later pass (at worst a duplicate, never a loss).
-            log.exception("outbox row %d: could not record the outcome", row.id)
+            log.exception("outbox %s: could not record the outcome", _what(row))
         finally:
             self.in_flight -= 1
 
@@ -439,7 +464,7 @@ class Sender:
         try:
             message = message_from_payload(row.payload)
         except PayloadError as exc:
-            log.error("outbox row %d: bad payload (%s); failed", row.id, exc)
+            log.error("outbox %s: bad payload (%s); failed", _what(row), type(exc).__name__)
             await self._finish(row, "failed", report)
             return
         try:
@@ -459,7 +484,7 @@ class Sender:
             if any(marker in exc.message.lower() for marker in GONE_CHAT_ERRORS):
                 await self._blocked(row, report)
             else:
-                log.warning("outbox row %d: rejected by Telegram (%s); failed", row.id, exc)
+                log.warning("outbox %s: rejected by Telegram (%s); failed", _what(row), exc)
                 await self._finish(row, "failed", report)
         except ChatMigrated:
             # Recipients are private chats, which never migrate; nothing sensible to resend.
@@ -478,15 +503,15 @@ class Sender:
     async def _transient(self, row: OutboxRow, exc: Exception, report: SendReport) -> None:
         if row.attempts + 1 >= self._max_attempts:
             log.warning(
-                "outbox row %d: %s after %d tries; failed",
-                row.id,
+                "outbox %s: %s after %d tries; failed",
+                _what(row),
                 type(exc).__name__,
                 row.attempts + 1,
             )
             await self._finish(row, "failed", report)
             return
         delay = backoff_seconds(row.attempts)
-        log.info("outbox row %d: %s; retry in %.0f s", row.id, type(exc).__name__, delay)
+        log.info("outbox %s: %s; retry in %.0f s", _what(row), type(exc).__name__, delay)
         await self._storage.outbox_retry(row.id, self._services.now() + delay)
         report.retried += 1
         self._dirty.add(row.campaign)

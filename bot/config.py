@@ -106,6 +106,8 @@ class Config:
     send_rate: float = 25.0
     per_chat_interval: float = 1.0
     secret_key: str | None = field(default=None, repr=False)
+    # The generated key's file; None: `<data_dir>-key/secret.key` beside the data folder.
+    key_file: Path | None = None
 
     def crisis_numbers_for(self, kind: str) -> tuple[CrisisNumber, ...]:
         """The numbers to show for a kind of crisis, in config order (every number if none)."""
@@ -196,6 +198,16 @@ def _env(name: str, environ: Mapping[str, str]) -> str | None:
     return value or None
 
 
+def _key_file(c: _Checker, raw: Any, environ: Mapping[str, str]) -> Path | None:
+    """`key_file` (env SELVHJELP_KEY_FILE wins); None when unset: beside the data folder."""
+    chosen = _env("SELVHJELP_KEY_FILE", environ)
+    if chosen:
+        return Path(chosen)
+    if raw is None or raw == "":
+        return None
+    return Path(c.string(raw, "key_file"))
+
+
 def _regions(c: _Checker, raw: Any) -> tuple[Region, ...]:
     regions = []
     seen_codes: set[str] = set()
@@ -272,7 +284,9 @@ def parse_config(
             "webhook without a usable secret",
         )
     webhook = Webhook(
-        listen=c.string(wh.get("listen"), "telegram.webhook.listen", "0.0.0.0"),
+        # Loopback by default: a TLS reverse proxy in front (README, "Webhook mode").
+        listen=_env("TELEGRAM_WEBHOOK_LISTEN", env)
+        or c.string(wh.get("listen"), "telegram.webhook.listen", "127.0.0.1"),
         port=c.integer(wh.get("port"), "telegram.webhook.port", 1, 65535, 8443),
         public_url=public_url,
         secret_token=secret,
@@ -390,7 +404,7 @@ def parse_config(
             root.get("default_language"), "default_language", LANGUAGES, "nb"
         ),
         crisis_numbers=tuple(numbers),
-        min_count=c.integer(privacy.get("min_count"), "privacy.min_count", 1, 100, 3),
+        min_count=c.integer(privacy.get("min_count"), "privacy.min_count", 3, 100, 3),
         retention_days=c.integer(
             privacy.get("retention_days"), "privacy.retention_days", 15, 3650, 180
         ),
@@ -403,6 +417,7 @@ def parse_config(
         coordinators=tuple(coordinators),
         offices=tuple(offices),
         secret_key=_env("SELVHJELP_SECRET_KEY", env),
+        key_file=_key_file(c, root.get("key_file"), env),
         themes=themes,
         ready_at=c.integer(interest.get("ready_at"), "interest.ready_at", 2, 50, 5),
         reminder_days=c.integer(

@@ -1,37 +1,38 @@
-"""Coordinator digests (pure): registration counts and weekly tallies in, figures and text out.
+"""Coordinator digests (pure): a day's snapshot in, figures and text out.
 
-What a digest shows per municipality: people waiting now; new and withdrawn-or-expired in the
-last complete week (Monday to Sunday; a figure that keeps changing between two /digest calls
-would time one person's registration); the breakdown by kind of group and by time of day; how
-long the longest has waited; the waiting count at the end of each of the last seven weeks plus
-now (derived backwards from today's count and the weekly tallies); and whether enough people who
-accept messages wait to start a group. Offices see their region, admins every place, with the
-places no coordinator covers ("interest without a coordinator") singled out.
+What a digest shows per municipality: people waiting; the breakdown by kind of group, by time
+of day and by how long people have waited (more or less than 8 weeks); the waiting count at the
+end of each of the last seven weeks plus now; and whether enough people wait to start a group.
+Offices see their region, admins every place, with the places no coordinator covers ("interest
+without a coordinator") singled out. The counts come from the day's snapshot (bot.snapshots):
+fixed for the whole day, without today's registrations and without role holders' own, so no
+two looks on one day differ and no registration can be timed closer than its day.
 
-Small counts (N = config.min_count). These rules are the privacy promise; tests pin each one:
+Small counts (N = config.min_count). These rules are the privacy promise (docs/THREAT_MODEL.md);
+tests pin each one, and tests/test_differential_privacy.py checks that worlds differing in one
+hidden person look the same:
 1. Primary suppression: a count from 1 to N-1 is shown as "fewer than N". 0 and counts of N or
    more are exact.
-2. Breakdowns: a breakdown (kind of group, time of day) adds up to the waiting count above it.
-   If any cell in it is suppressed, the whole breakdown is hidden ("hidden to protect privacy"),
-   because the total minus the other cells would give the hidden cell away. A breakdown is shown
-   only under an exact waiting count.
-3. New and gone: if either of the week's two figures is suppressed, both are hidden, because the
-   trend tells their difference and so the other figure would reveal it.
-4. Trend: every point follows rule 1. The reported week ties two points together:
-   point before + new - gone = point after. If either of those points is suppressed, new and
-   gone are hidden (otherwise they would give the point away); and whenever new and gone are
-   hidden, the point before the week is hidden too, so the week's net change is unknown and no
-   range argument can pin a hidden figure. Other weeks' tallies are never shown, so no other
-   relation between points exists.
-5. Longest wait: shown only when the waiting count is exact (and not 0).
-6. "A group could start": said only under an exact waiting count, and only when at least
-   max(ready_at, N) people who accept messages wait, so it never speaks about a count below N.
-7. No total is ever shown across places, so no place's figure follows from a sum.
-8. Poster links: how many times /start came with a place's poster link in the reported week
-   (bot.handlers.start counts presses, not people: nothing that tells two presses apart is
-   stored). Rule 1 applies. No other figure adds up with it (a start is not a registration),
-   so nothing beside it needs hiding. Coordinators see it for their places; offices and
-   admins a list of the places in their regions (all, for admins) where the link was used.
+2. Breakdowns (kind of group, time of day, length of wait) add up to the waiting count above
+   them. A breakdown is shown only under an exact waiting count, when every non-empty cell has
+   at least N people AND at least two cells are non-empty: a suppressed cell would follow from
+   the total minus the others, and a breakdown with one cell says something about every single
+   person waiting (that they all want the same). Otherwise the whole breakdown is hidden.
+3. No weekly "new" or "withdrawn" figures: next to the trend they could only ever be shown in
+   weeks where they reveal nothing, and hiding them was undone by padding and by later weeks.
+4. Trend: every point follows rule 1. Two neighbouring exact points show the week's net change
+   in a place where at least N wait; that much is accepted (never who, never which answers).
+5. "A group could start": said only under an exact waiting count of at least
+   max(ready_at, N). It depends on the waiting count alone (not on how many accept messages,
+   which would reveal one newcomer's contact choice when it flips).
+6. No total is ever shown across places, so no place's figure follows from a sum.
+7. Poster links: how many people started the bot with a place's poster link in the reported
+   week, each person once a week and role holders never (bot.link_stats: repeats are told
+   apart only by a keyed hash under a random weekly key kept in memory, deleted with the
+   week; several accounts of one person still count several times). Rule 1 applies.
+   No other figure adds up with it (a start is not a registration), so nothing beside it needs
+   hiding. Coordinators see it for their places; offices and admins a list of the places in
+   their regions (all, for admins) where the link was used.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ Place = tuple[str, str]  # (region id, municipality name); '' = "my municipality
 TREND_WEEKS = 8  # points in the trend: the end of the last seven weeks, and now
 WEEK_SECONDS = 7 * DAY
 TIMES = ("day", "evening", "either")
+WAITS = ("long", "recent")  # waited longer than 8 weeks, or not
 OTHER = "other"  # a kind or time no longer in config.yaml: counted, so breakdowns still add up
 BARS = "▁▂▃▄▅▆▇█"
 FEW_MARK = "░"
@@ -69,7 +71,7 @@ class PlaceCounts:
     contactable: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     by_time: dict[str, int] = field(default_factory=dict)
-    first_created: int | None = None
+    long: int = 0  # of them, waiting longer than bot.snapshots.LONG_WAIT_WEEKS
     new: dict[int, int] = field(default_factory=dict)  # week -> registrations added
     gone: dict[int, int] = field(default_factory=dict)  # week -> withdrawn or expired
 
@@ -80,11 +82,9 @@ class PlaceFigures:
 
     place: Place
     waiting: Figure
-    new: Figure
-    gone: Figure
     by_kind: tuple[tuple[str, Figure], ...] | None  # None: hidden (rule 2); () nothing to show
     by_time: tuple[tuple[str, Figure], ...] | None
-    longest_weeks: int | None
+    by_wait: tuple[tuple[str, Figure], ...] | None
     trend: tuple[Figure, ...]  # oldest first; the last point is now
     ready: bool
 
@@ -95,9 +95,8 @@ class DigestData:
 
     counts: Mapping[Place, PlaceCounts]
     covered: frozenset[str]  # municipalities some coordinator covers
-    week: int  # the current week; the digest reports on week - 1
-    now: float
-    link_starts: Mapping[Place, int] = field(default_factory=dict)  # in week - 1 (rule 8)
+    week: int  # the snapshot's week; the poster-link figure reports on week - 1
+    link_starts: Mapping[Place, int] = field(default_factory=dict)  # in week - 1 (rule 7)
 
 
 def count_places(
@@ -112,8 +111,7 @@ def count_places(
             p.contactable += c.n
         p.by_kind[c.group_kind] = p.by_kind.get(c.group_kind, 0) + c.n
         p.by_time[c.time_pref] = p.by_time.get(c.time_pref, 0) + c.n
-        if p.first_created is None or c.first_created < p.first_created:
-            p.first_created = c.first_created
+        p.long += c.n_long
     for t in tallies:
         p = places.setdefault((t.region_id, t.municipality), PlaceCounts())
         into = p.new if t.kind == "new" else p.gone
@@ -142,46 +140,35 @@ def trend_points(
 def breakdown(
     counts: Mapping[str, int], order: Sequence[str], min_count: int
 ) -> tuple[tuple[str, Figure], ...] | None:
-    """Non-empty cells in `order` (unknown keys summed as OTHER), or None if any is
-    suppressed (rule 2)."""
+    """Non-empty cells in `order` (unknown keys summed as OTHER), or None when rule 2 hides
+    the breakdown: a cell below `min_count`, or fewer than two non-empty cells."""
     cells = {key: counts.get(key, 0) for key in order}
     other = sum(n for key, n in counts.items() if key not in cells)
     if other:
         cells[OTHER] = other
-    shown = [(key, primary(n, min_count)) for key, n in cells.items() if n]
-    if any(fig == FEW for _, fig in shown):
+    shown = [(key, n) for key, n in cells.items() if n]
+    if len(shown) < 2 or any(n < min_count for _, n in shown):
         return None
     return tuple(shown)
 
 
-def place_figures(
-    place: Place, counts: PlaceCounts, config: Config, week: int, now: float
-) -> PlaceFigures:
-    """Apply rules 1-6 to one place's exact counts."""
+def place_figures(place: Place, counts: PlaceCounts, config: Config, week: int) -> PlaceFigures:
+    """Apply rules 1, 2, 4 and 5 to one place's counts from the day's snapshot."""
     n = config.min_count
     waiting = primary(counts.waiting, n)
     exact_waiting = isinstance(waiting, int)
-    report = week - 1
-    new = primary(counts.new.get(report, 0), n)
-    gone = primary(counts.gone.get(report, 0), n)
-    trend: list[Figure] = [
+    trend = tuple(
         primary(p, n) for p in trend_points(counts.waiting, counts.new, counts.gone, week)
-    ]
-    before, after = len(trend) - 3, len(trend) - 2  # the ends of week-2 and week-1
-    if FEW in (new, gone, trend[before], trend[after]):  # rules 3 and 4
-        new = gone = HIDDEN
-    if new == HIDDEN:
-        trend[before] = HIDDEN
+    )
     kinds: tuple[tuple[str, Figure], ...] | None = ()
     times: tuple[tuple[str, Figure], ...] | None = ()
-    longest = None
+    waits: tuple[tuple[str, Figure], ...] | None = ()
     if exact_waiting and counts.waiting:
         kinds = breakdown(counts.by_kind, ("open", *config.themes, "any"), n)
         times = breakdown(counts.by_time, TIMES, n)
-        if counts.first_created is not None:
-            longest = max(0, int((now - counts.first_created) // WEEK_SECONDS))
-    ready = exact_waiting and counts.contactable >= max(config.ready_at, n)
-    return PlaceFigures(place, waiting, new, gone, kinds, times, longest, tuple(trend), ready)
+        waits = breakdown({"long": counts.long, "recent": counts.waiting - counts.long}, WAITS, n)
+    ready = exact_waiting and counts.waiting >= max(config.ready_at, n)
+    return PlaceFigures(place, waiting, kinds, times, waits, trend, ready)
 
 
 def sparkline(points: Sequence[Figure]) -> str:
@@ -266,7 +253,7 @@ class DigestWriter:
 
     def figures(self, place: Place) -> PlaceFigures:
         counts = self.data.counts.get(place, PlaceCounts())
-        return place_figures(place, counts, self.config, self.data.week, self.data.now)
+        return place_figures(place, counts, self.config, self.data.week)
 
     def place_block(self, place: Place) -> str:
         """The full section for one municipality a coordinator covers."""
@@ -274,25 +261,12 @@ class DigestWriter:
         week = iso_week_number(self.data.week - 1)
         lines = [self.t("place", place=self.place_name(place))]
         lines.append(self.t("waiting", count=self.figure(f.waiting)))
-        if f.new == HIDDEN:
-            lines.append(self.t("week_hidden", week=week))
-        else:
-            lines.append(
-                self.t("week", week=week, new=self.figure(f.new), gone=self.figure(f.gone))
-            )
         lines.append(self.t("link_starts", week=week, count=self.figure(self.link_figure(place))))
-        for axis, cells in (("kind", f.by_kind), ("time", f.by_time)):
+        for axis, cells in (("kind", f.by_kind), ("time", f.by_time), ("wait", f.by_wait)):
             if cells is None:
                 lines.append(self.t(f"{axis}s_hidden"))
             elif cells:
                 lines.append(self.t(f"{axis}s", cells=self.cells(axis, cells)))
-        if f.longest_weeks is not None:
-            if f.longest_weeks == 0:
-                lines.append(self.t("longest_under_week"))
-            elif f.longest_weeks == 1:
-                lines.append(self.t("longest_one"))
-            else:
-                lines.append(self.t("longest_many", weeks=f.longest_weeks))
         lines.append(
             self.t(
                 "trend",
@@ -308,7 +282,7 @@ class DigestWriter:
         return "\n".join(lines)
 
     def link_figure(self, place: Place) -> Figure:
-        """Rule 8: the reported week's poster-link starts, rule 1 applied."""
+        """Rule 7: the reported week's poster-link starts, rule 1 applied."""
         return primary(self.data.link_starts.get(place, 0), self.config.min_count)
 
     def links_block(self, region_ids: frozenset[str] | None) -> str:

@@ -15,16 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from bot import snapshots
 from bot.clock import digest_moment, iso_week_label, week_index
 from bot.config import LANGUAGES
-from bot.digest import (
-    MESSAGE_LIMIT,
-    TREND_WEEKS,
-    DigestData,
-    count_places,
-    digest_sections,
-    pack,
-)
+from bot.digest import MESSAGE_LIMIT, DigestData, digest_sections, pack
 from bot.roles import Roles, merge, roles_from_config
 from bot.services import Services
 from bot.storage import RoleGrant
@@ -75,15 +69,11 @@ def covered_by(people: list[Recipient]) -> frozenset[str]:
     return frozenset(m for r in people for m in r.roles.municipalities)
 
 
-async def load_data(services: Services, people: list[Recipient], now: float) -> DigestData:
-    """The aggregate reads every digest of this moment is built from."""
-    week = week_index(now, services.config.timezone)
-    storage = services.storage
-    counts = count_places(
-        await storage.registration_cells(), await storage.tallies_since(week - TREND_WEEKS)
-    )
-    links = await storage.link_starts(week - 1)  # the reported week, like new and gone
-    return DigestData(counts, covered_by(people), week, now, links)
+async def load_data(services: Services, people: list[Recipient]) -> DigestData:
+    """Every digest of the day is built from the day's snapshot (bot.snapshots), never from
+    live rows."""
+    snap = await snapshots.today(services)
+    return DigestData(snap.counts, covered_by(people), snap.week, snap.link_starts)
 
 
 async def language_of(services: Services, user_key: str) -> str:
@@ -104,19 +94,17 @@ def one_message(services: Services, lang: str, sections: list[str]) -> str:
 async def digest_messages(services: Services, roles: Roles, lang: str) -> list[str]:
     """One person's digest right now, split into messages (for /digest)."""
     people = await recipients(services)
-    data = await load_data(services, people, services.now())
+    data = await load_data(services, people)
     return pack(digest_sections(services.content, services.config, lang, data, roles))
 
 
-async def build_weekly_digests(
-    services: Services, now: float
-) -> list[tuple[str, bytes, dict[str, Any]]]:
+async def build_weekly_digests(services: Services) -> list[tuple[str, bytes, dict[str, Any]]]:
     """(recipient, encrypted chat, outbox payload) for everyone with a role, each in their
     language (their /language choice, else the deployment's default)."""
     people = await recipients(services)
     if not people:
         return []
-    data = await load_data(services, people, now)
+    data = await load_data(services, people)
     rows: list[tuple[str, bytes, dict[str, Any]]] = []
     for person in people:
         lang = await language_of(services, person.user_key)
@@ -137,7 +125,7 @@ async def enqueue_weekly_digests(services: Services) -> int:
     campaign = campaign_name(week)
     if await services.storage.campaign_exists(campaign):
         return 0
-    rows = await build_weekly_digests(services, now)
+    rows = await build_weekly_digests(services)
     if not rows:
         return 0
     added = await services.storage.enqueue(campaign, rows)

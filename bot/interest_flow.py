@@ -212,7 +212,7 @@ async def register(
     await storage.ensure_resident(key, services.cipher.encrypt(chat_id, key))
     if await storage.get_language(key) is None:
         # Reminders and invitations must reach them in the language they registered in.
-        await storage.set_language(key, lang)
+        await storage.set_language(key, lang, chosen=False)
     week = week_index(services.now(), services.config.timezone)
     await storage.save_registration(reg, week)
     await storage.clear_flow(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Config, Municipality
 from bot.content import Content
-from bot.interest import kinds
+from bot.digest import FEW
 from bot.interest_views import kind_label
 from bot.render import Rendered, small_count
 from bot.storage import Invitation
@@ -43,12 +43,17 @@ def place_choice(
 
 
 def audience_choice(
-    content: Content, config: Config, lang: str, municipality: str, button: Button
+    content: Content,
+    lang: str,
+    municipality: str,
+    kinds_shown: Sequence[str],
+    button: Button,
 ) -> Rendered:
-    """Everyone waiting there, or those who asked for one kind of group."""
+    """Everyone waiting there, or those who asked for one kind of group: only the kinds the
+    day's digest shows for this place (a button per kind would otherwise tell, by whether
+    anyone gets it, which kind a hidden person chose)."""
     buttons = [button(content.text(lang, "invitation.audience_all"), "ci:a:all")]
-    # "No preference" people are in every filtered audience, so it is not an audience itself.
-    for kind in (k for k in kinds(config) if k != "any"):
+    for kind in kinds_shown:
         label = content.text(
             lang, "invitation.audience_kind", kind=kind_label(content, lang, kind)
         )
@@ -58,14 +63,17 @@ def audience_choice(
 
 
 def audience_size(
-    content: Content, config: Config, lang: str, kind: str | None, count: int
+    content: Content, config: Config, lang: str, kind: str | None, count: int | str
 ) -> str:
-    """How many will get it, for everyone waiting only: with the total known, a per-kind count
-    would let subtraction reveal a cell the digest hides (its breakdown rule)."""
-    if kind is not None:
-        return content.text(lang, "invitation.recipients_hidden")
-    shown = small_count(content, config, lang, count)
-    return content.text(lang, "invitation.recipients", count=shown)
+    """How many were waiting at midnight (the day's snapshot, as in the digest), never how
+    many will actually get it: that live count would time a registration and reveal contact
+    choices."""
+    if count == FEW:
+        shown = content.text(lang, "counts.fewer_than", n=config.min_count)
+    else:
+        shown = str(count)
+    key = "invitation.recipients" if kind is None else "invitation.recipients_kind"
+    return content.text(lang, key, count=shown)
 
 
 def write_prompt(content: Content, lang: str) -> Rendered:
@@ -142,9 +150,9 @@ def preview(
     ]
 
 
-def queued(content: Content, config: Config, lang: str, kind: str | None, count: int) -> Rendered:
-    size = audience_size(content, config, lang, kind, count)
-    return Rendered(f"{content.text(lang, 'invitation.queued')}\n{size}")
+def queued(content: Content, lang: str) -> Rendered:
+    """Sent: no count of recipients (see audience_size)."""
+    return Rendered(content.text(lang, "invitation.queued"))
 
 
 def status_view(
@@ -160,7 +168,10 @@ def status_view(
     lines = [content.text(lang, "invitation.status_heading")]
     tz = ZoneInfo(config.timezone)
     for inv, counts in answers:
+        # "Coming" is exact: the residents who press it are told the coordinator sees how many
+        # come, and they will be seen at the meeting anyway. The rest keep the small-count rule.
         shown = {k: small_count(content, config, lang, v) for k, v in counts.items()}
+        shown["yes"] = str(counts.get("yes", 0))
         date = datetime.fromtimestamp(inv.created_at, tz).strftime("%d.%m")
         lines.append(
             content.text(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot import snapshots
 from bot.config import Municipality
+from bot.digest import OTHER, PlaceCounts, PlaceFigures, place_figures
 from bot.invitation_views import ANSWERS, resident_view, share_notice
 from bot.roles import Roles, key_covers
 from bot.services import Services
@@ -32,6 +34,19 @@ async def recipients(
     """(user key, encrypted chat) of everyone waiting in `m` who accepts messages, for one kind
     of group (people with no preference included) or, with None, for all."""
     return await services.storage.contactable_in(m.region_id, m.name, kind)
+
+
+async def figures(services: Services, m: Municipality) -> PlaceFigures:
+    """The day's figures for the place, exactly as the coordinator's digest shows them."""
+    snap = await snapshots.today(services)
+    place = (m.region_id, m.name)
+    return place_figures(place, snap.counts.get(place, PlaceCounts()), services.config, snap.week)
+
+
+def kinds_shown(figs: PlaceFigures) -> list[str]:
+    """The kinds of group an invitation may be narrowed to: those the digest shows a count
+    for (people with no preference get every narrowed invitation, so they are no audience)."""
+    return [kind for kind, _ in figs.by_kind or () if kind not in ("any", OTHER)]
 
 
 async def send_draft(

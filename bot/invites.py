@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config, Municipality, Region
 from bot.roles import hash_token, new_invite_token
-from bot.storage import RoleGrant, Storage
+from bot.storage import PendingInvite, RoleGrant, Storage
 
 INVITE_PREFIX = "inv-"
 # secrets.token_urlsafe(18) gives 24 characters; accept a little either way, never more than
@@ -25,6 +25,8 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,56}$")
 DAY = 86400
 REF_CHARS = 6  # shown to admins: enough to tell people apart, too short to mean anything
 GRANT_ID_CHARS = 12  # carried in revoke buttons: unique in practice, fits in 64 bytes signed
+INVITE_ID_CHARS = 12  # of the token's hash, carried in an invite link's revoke button
+LIST_WORDS = ("list", "liste", "lenker", "links")  # `/invite list`: the unused links
 
 # Words an admin may type for each role (English, and the bokmål an admin would reach for).
 ROLE_WORDS = {
@@ -97,6 +99,28 @@ class RevokeOutcome:
     grant: GrantedRole | None = None
 
 
+# What an admin's press on a pending invite link's button came to (notes under admin.invites.).
+InviteKind = Literal["list", "gone", "confirm", "revoked"]
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    """`invite` is the pending link the press named, for confirm and revoked."""
+
+    kind: InviteKind
+    invite: PendingInvite | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedInvite:
+    """What opening an invite link did: the role granted (None: nothing), and whom to tell
+    that their link was used ((user key, encrypted chat) of the admin who made it)."""
+
+    grant: RoleGrant | None
+    creator: tuple[str, bytes] | None = None
+    ref: str = ""  # the link's short reference (bot.invites.invite_ref)
+
+
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
@@ -164,13 +188,54 @@ def local_time(ts: float, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 async def create_invite(
-    storage: Storage, config: Config, request: InviteRequest, now: float
+    storage: Storage,
+    config: Config,
+    request: InviteRequest,
+    now: float,
+    creator: tuple[str, bytes] | None = None,
 ) -> CreatedInvite:
-    """A fresh single-use invite; the token goes into the link, only its hash into storage."""
+    """A fresh single-use invite; the token goes into the link, only its hash into storage,
+    with `creator` ((user key, encrypted chat) of the admin) to tell when it is used."""
     token, token_hash = new_invite_token()
     expires_at = int(now) + config.invite_days * DAY
-    await storage.create_invite(token_hash, request.role, request.scope, expires_at)
+    by, chat = creator if creator is not None else (None, None)
+    await storage.create_invite(token_hash, request.role, request.scope, expires_at, by, chat)
     return CreatedInvite(token, request.role, request.scope, expires_at)
+
+
+def is_list_request(args: list[str]) -> bool:
+    return len(args) == 1 and args[0].casefold() in LIST_WORDS
+
+
+def invite_ref(invite: PendingInvite | str) -> str:
+    """The short reference admins see for a link (from its token's hash, which reveals
+    nothing of the token)."""
+    token_hash = invite if isinstance(invite, str) else invite.token_hash
+    return token_hash[:REF_CHARS]
+
+
+def invite_id(invite: PendingInvite) -> str:
+    return invite.token_hash[:INVITE_ID_CHARS]
+
+
+async def pending_invites(storage: Storage, now: float) -> list[PendingInvite]:
+    """Links nobody has opened yet that still work."""
+    return await storage.pending_invites(int(now))
+
+
+async def invite_press(storage: Storage, now: float, action: str, wanted: str) -> InviteOutcome:
+    """A verified admin's press: `iv` asks to revoke the pending link `wanted`, `ik` revokes
+    it, anything else shows the list."""
+    if action not in ("iv", "ik"):
+        return InviteOutcome("list")
+    found = next((i for i in await pending_invites(storage, now) if invite_id(i) == wanted), None)
+    if found is None:
+        return InviteOutcome("gone")
+    if action == "iv":
+        return InviteOutcome("confirm", found)
+    if not await storage.revoke_invite(found.token_hash):
+        return InviteOutcome("gone")  # used in the meantime
+    return InviteOutcome("revoked", found)
 
 
 def is_invite_payload(payload: str) -> bool:
@@ -179,24 +244,27 @@ def is_invite_payload(payload: str) -> bool:
 
 async def accept_invite(
     storage: Storage, config: Config, payload: str, user_key: str, chat_enc: bytes, now: float
-) -> RoleGrant | None:
+) -> AcceptedInvite:
     """Consume the invite in a `/start inv-<token>` payload and grant its role.
 
-    None (and nothing changed) for a malformed, unknown, used or expired token. A token whose
-    role no longer fits config.yaml is consumed but grants nothing.
+    No grant (and nothing changed) for a malformed, unknown, used or expired token. A token
+    whose role no longer fits config.yaml is consumed but grants nothing. The admin who made a
+    used link is returned once, to be told; the link then no longer points to them.
     """
     token = payload.removeprefix(INVITE_PREFIX)
     if not is_invite_payload(payload) or not _TOKEN_RE.match(token):
-        return None
-    used = await storage.use_invite(hash_token(token), int(now))
+        return AcceptedInvite(None)
+    token_hash = hash_token(token)
+    used = await storage.use_invite(token_hash, int(now))
     if used is None:
-        return None
+        return AcceptedInvite(None)
+    creator = await storage.take_invite_creator(token_hash)
     role, scope = used
     if not scope_is_known(config, role, scope):
-        return None
+        return AcceptedInvite(None)
     grant = RoleGrant(user_key, role, scope, chat_enc, int(now))
     await storage.grant_role(grant)
-    return grant
+    return AcceptedInvite(grant, creator, invite_ref(token_hash))
 
 
 def config_roles(config: Config) -> list[ConfigRole]:

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from bot.announcements import recipient_sign
 from bot.meeting_views import reminder_payload
 from bot.services import Services
 
@@ -31,13 +32,12 @@ async def enqueue_meeting_reminders(services: Services) -> int:
         meeting = await storage.get_meeting(meeting_id)
         if meeting is None:
             continue
-        payloads: dict[str, dict[str, Any]] = {}  # one rendering per language
-        rows = []
+        rows: list[tuple[str, bytes, dict[str, Any]]] = []
         for user_key, chat_enc in people:
             lang = await storage.get_language(user_key) or config.default_language
-            if lang not in payloads:
-                payloads[lang] = reminder_payload(content, config, lang, meeting)
-            rows.append((user_key, chat_enc, payloads[lang]))
+            sign = recipient_sign(services, user_key, chat_enc)  # buttons only they can press
+            payload = reminder_payload(content, config, lang, meeting, sign)
+            rows.append((user_key, chat_enc, payload))
         # The start time is part of the campaign: a moved meeting is reminded of again.
         campaign = f"meeting-reminder:{meeting_id}:{meeting.starts_at}"
         added += await storage.enqueue(campaign, rows)

@@ -10,7 +10,9 @@ Button data is checked here against config.yaml; anything forged or out of date 
 - `ms:sub:<code>` / `ms:subr:<region>` the same from another message (the "registration
   saved" message, "follow again"), answered with a new message so that one stays as it was;
 - `ms:un:<code>` / `ms:unr:<region>` stop one; `ms:all` stop all;
-- `mt:<meeting id>:<action>` one meeting's buttons (bot.meeting_views), action in ACTIONS.
+- `mt:<meeting id>:<action>` one meeting's buttons (bot.meeting_views), action in ACTIONS,
+  signed for its recipient (`~tag`); a press works only on a button signed for the presser, or
+  (unsigned, from before buttons were signed) on a meeting `meeting_is_listed` for them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from bot.clock import DAY
 from bot.config import Config
 from bot.privacy import ChatCipher
+from bot.roles import Roles
 from bot.storage import Meeting, Storage
 
 log = logging.getLogger("selvhjelp.events")
@@ -75,7 +78,7 @@ async def remember(storage: Storage, cipher: ChatCipher, presser: Presser) -> by
     chat_enc = cipher.encrypt(presser.chat_id, presser.key)
     await storage.ensure_resident(presser.key, chat_enc)
     if await storage.get_language(presser.key) is None:
-        await storage.set_language(presser.key, presser.lang)
+        await storage.set_language(presser.key, presser.lang, chosen=False)
     return chat_enc
 
 
@@ -99,6 +102,23 @@ async def change_following(
         log.info("meetings_unsubscribed_all")
         return "subscribe.stopped_all"
     return ""
+
+
+async def meeting_is_listed(storage: Storage, roles: Roles, key: str, meeting: Meeting) -> bool:
+    """Whether this meeting is one for the person, asked at every press of an unsigned button:
+    it was announced to a place they follow (or their whole region) or to the municipality they
+    registered in; they coordinate one of its places, are an office of its region, made it, or
+    already marked it. Built on places, not on who was sent it, so it holds whoever receives
+    announcements."""
+    places = {(meeting.region_id, ""), *((meeting.region_id, m) for m in meeting.municipalities)}
+    if places & set(await storage.subscriptions_of(key)):
+        return True
+    reg = await storage.get_registration(key)
+    if reg is not None and (reg.region_id, reg.municipality) in places and reg.municipality:
+        return True
+    if roles.municipalities & set(meeting.municipalities) or meeting.region_id in roles.regions:
+        return True
+    return meeting.office_key == key or await storage.has_mark(meeting.id, key)
 
 
 def refusal(meeting: Meeting | None, action: str, now: int) -> str | None:

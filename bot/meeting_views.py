@@ -4,11 +4,13 @@ shows of the places a person follows (text from flows/, button data as bot.meeti
 parses it).
 
 Resident buttons are `mt:<meeting id>:<action>` with action ics (calendar file), rem (remind me),
-go (I'm coming) or stop (stop these messages).
+go (I'm coming) or stop (stop these messages), signed for their recipient (`sign`, see
+bot.announcements.recipient_sign) so that a borrowed or forged meeting id is refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +24,8 @@ from bot.meeting_subscriptions import Place
 from bot.render import Rendered
 from bot.storage import Meeting
 from bot.when import format_when
+
+Sign = Callable[[str], str]  # callback data -> the same, signed for one recipient
 
 
 def meeting_time(meeting: Meeting, config: Config) -> datetime:
@@ -47,16 +51,19 @@ def meeting_text(content: Content, config: Config, lang: str, meeting: Meeting) 
     return "\n".join(lines)
 
 
-def _buttons(content: Content, lang: str, meeting_id: int) -> list[list[dict[str, str]]]:
+def _buttons(
+    content: Content, lang: str, meeting_id: int, sign: Sign | None = None
+) -> list[list[dict[str, str]]]:
     def button(action: str) -> dict[str, str]:
         label = content.text(lang, f"meetings.button.{action}")
-        return {"text": label, "callback_data": f"mt:{meeting_id}:{action}"}
+        data = f"mt:{meeting_id}:{action}"
+        return {"text": label, "callback_data": sign(data) if sign else data}
 
     return [[button("ics")], [button("rem"), button("go")], [button("stop")]]
 
 
 def announcement_payload(
-    content: Content, config: Config, lang: str, meeting: Meeting
+    content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
 ) -> dict[str, Any]:
     """The announcement as subscribers (and coordinators there) receive it."""
     text = "\n\n".join(
@@ -66,35 +73,45 @@ def announcement_payload(
             content.text(lang, "meetings.announcement.footer"),
         )
     )
-    return {"text": text, "buttons": _buttons(content, lang, meeting.id)}
+    return {"text": text, "buttons": _buttons(content, lang, meeting.id, sign)}
 
 
 def _notice(
-    content: Content, config: Config, lang: str, meeting: Meeting, heading: str, with_ics: bool
+    content: Content,
+    config: Config,
+    lang: str,
+    meeting: Meeting,
+    heading: str,
+    with_ics: bool,
+    sign: Sign | None,
 ) -> dict[str, Any]:
     text = "\n\n".join((content.text(lang, heading), meeting_text(content, config, lang, meeting)))
-    return {"text": text, "buttons": _buttons(content, lang, meeting.id)[:1] if with_ics else []}
+    buttons = _buttons(content, lang, meeting.id, sign)[:1] if with_ics else []
+    return {"text": text, "buttons": buttons}
 
 
 def change_payload(
-    content: Content, config: Config, lang: str, meeting: Meeting
+    content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
 ) -> dict[str, Any]:
     """Told to everyone who pressed "I'm coming" or "Remind me" when the meeting changes."""
-    return _notice(content, config, lang, meeting, "meetings.changed.heading", with_ics=True)
+    heading = "meetings.changed.heading"
+    return _notice(content, config, lang, meeting, heading, with_ics=True, sign=sign)
 
 
 def cancel_payload(
-    content: Content, config: Config, lang: str, meeting: Meeting
+    content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
 ) -> dict[str, Any]:
     """Told to the same people when the meeting is cancelled."""
-    return _notice(content, config, lang, meeting, "meetings.cancelled.heading", with_ics=False)
+    heading = "meetings.cancelled.heading"
+    return _notice(content, config, lang, meeting, heading, with_ics=False, sign=sign)
 
 
 def reminder_payload(
-    content: Content, config: Config, lang: str, meeting: Meeting
+    content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
 ) -> dict[str, Any]:
     """Sent the day before to those who pressed "Remind me"."""
-    return _notice(content, config, lang, meeting, "meetings.reminder.heading", with_ics=True)
+    heading = "meetings.reminder.heading"
+    return _notice(content, config, lang, meeting, heading, with_ics=True, sign=sign)
 
 
 def calendar_document(

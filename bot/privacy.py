@@ -1,8 +1,8 @@
 """Pseudonymous ids and encryption at rest: a stolen database file alone identifies nobody.
 
-One secret (env SELVHJELP_SECRET_KEY, else generated once into the data folder, mode 0600)
-yields separate subkeys for the keyed hash of Telegram ids, the AES-GCM encryption of chat ids
-and the signatures on privileged buttons.
+One secret (env SELVHJELP_SECRET_KEY, else generated once into a key file outside the data
+folder, mode 0600; rules in bot/keys.py) yields separate subkeys for the keyed hash of Telegram
+ids, the AES-GCM encryption of chat ids and the signatures on privileged buttons.
 """
 
 from __future__ import annotations
@@ -12,31 +12,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KEY_FILE_NAME = "secret.key"
-
-
-def load_or_create_key(data_dir: Path, configured: str | None) -> bytes:
-    """The configured secret, or one generated once into data_dir with owner-only permissions."""
-    if configured:
-        return configured.encode()
-    path = data_dir / KEY_FILE_NAME
-    if path.exists():
-        return path.read_bytes().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    # O_EXCL: if two processes start at once, only one writes; the other reads its key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
+# The key itself (where it lives, how strong it must be, how it is made) is bot/keys.py's.
+from bot.keys import KEY_FILE_NAME as KEY_FILE_NAME
+from bot.keys import SecretKeyError as SecretKeyError
+from bot.keys import load_or_create_key as load_or_create_key
 
 
 def subkey(master: bytes, purpose: str) -> bytes:
@@ -90,6 +73,28 @@ class ChatCipher:
         except (InvalidTag, ValueError):
             return None
         return int(plain.decode())
+
+
+class WeeklyTagger:
+    """Keyed hashes that tell one person's repeats apart within one week and nothing more.
+
+    The key is random, made for each week and held only in this process's memory: it is never
+    derived from the secret key nor written anywhere, so a stored tag cannot be tied to anyone,
+    not even with the secret key and a list of Telegram ids. A restart starts a new key (a
+    person may then count once more that week).
+    """
+
+    TAG_CHARS = 32
+
+    def __init__(self) -> None:
+        self._week: int | None = None
+        self._key = b""
+
+    def tag(self, week: int, *parts: str) -> str:
+        if week != self._week:
+            self._week, self._key = week, secrets.token_bytes(32)
+        message = "|".join((str(week), *parts)).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[: self.TAG_CHARS]
 
 
 class ButtonSigner:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.render import small_count
 from bot.services import Services
 
 log = logging.getLogger("selvhjelp.progress")
@@ -25,7 +24,6 @@ class Watcher:
     chat_id: int
     message_id: int
     lang: str
-    total: int
 
 
 def watch(services: Services, campaign: str, watcher: Watcher) -> None:
@@ -41,26 +39,12 @@ async def report_progress(
         return
     content = services.content
 
-    def shown(n: int) -> str:  # the small-count rule holds here too
-        return small_count(content, services.config, watcher.lang, n)
-
-    done = counts.get("pending", 0) == 0
-    if done:
-        text = content.text(
-            watcher.lang,
-            "announce.report",
-            sent=shown(counts.get("sent", 0)),
-            blocked=shown(counts.get("blocked", 0)),
-            failed=shown(counts.get("failed", 0)),
-        )
-        services.campaign_watchers.pop(campaign, None)
-    else:
-        text = content.text(
-            watcher.lang,
-            "announce.progress",
-            sent=shown(counts.get("sent", 0)),
-            total=shown(watcher.total),
-        )
+    # No counts: how many were sent, blocked or failed would tell an office how many follow
+    # meetings in the chosen places (docs/THREAT_MODEL.md). Only "sending" and "done".
+    if counts.get("pending", 0):
+        return
+    text = content.text(watcher.lang, "announce.report")
+    services.campaign_watchers.pop(campaign, None)
     try:
         await bot.edit_message_text(text, chat_id=watcher.chat_id, message_id=watcher.message_id)
     except TelegramError as exc:  # e.g. "message is not modified": progress is best effort

@@ -1,7 +1,9 @@
 """Registrations expire after the retention period; the resident is asked first (domain job).
 
 `config.reminder_days` before expiry a reminder goes out through the outbox with "keep" and
-"delete" buttons; a registration nobody kept is deleted at expiry and tallied as expired.
+"delete" buttons; a registration nobody kept is deleted at expiry and tallied as expired,
+with everything that only served it (`Storage.remove_registration`). Each run also erases what
+no longer serves anyone (`Storage.sweep_leftovers`) and checkpoints the WAL after erasing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.services import Services
 
 log = logging.getLogger("selvhjelp.events")
 OUTBOX_KEEP_DAYS = 60  # invitations and announcements can be answered this long
+MARKS_KEEP_DAYS = 1  # "coming" and "remind me" marks go this long after the meeting started
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,13 @@ async def run_retention(services: Services) -> RetentionReport:
     week = week_index(now, config.timezone)
     expired = 0
     for user_key in await storage.registrations_expired(int(now)):
-        expired += await storage.remove_registration(user_key, week, "expired")
+        expired += await storage.remove_registration(user_key, week, "expired", checkpoint=False)
+    # Marks of a meeting serve until it is over; a form left unfinished, one retention period.
+    swept = await storage.sweep_leftovers(
+        int(now - MARKS_KEEP_DAYS * DAY), int(now - config.retention_days * DAY)
+    )
+    if expired or swept:
+        await storage.checkpoint()  # erased rows leave no copy in the WAL
     if reminded or expired:
         log.info("retention reminded=%d expired=%d", reminded, expired)
     return RetentionReport(reminded, expired)

@@ -13,6 +13,7 @@ import logging
 
 from telegram import Bot
 
+from bot import link_stats, snapshots
 from bot.broadcast import Sender
 from bot.digest_jobs import enqueue_weekly_digests
 from bot.meeting_jobs import enqueue_meeting_reminders
@@ -37,9 +38,11 @@ class Scheduler:
 
     async def tick(self) -> None:
         """One round of the periodic jobs; new outbox rows wake the sender."""
+        await snapshots.today(self.services)  # the day's figures, taken once just after midnight
         await run_retention(self.services)
         await enqueue_weekly_digests(self.services)
         await enqueue_meeting_reminders(self.services)
+        await link_stats.purge_old_tags(self.services)  # poster-link tags of weeks that are over
         self.sender.wake()
 
     async def _loop(self) -> None:

@@ -12,7 +12,7 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.config import Config
 from bot.content import Content
 from bot.faq import FaqIndex
-from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer
+from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer, WeeklyTagger
 from bot.safety import CrisisDetector
 from bot.storage import Storage
 
@@ -34,6 +34,8 @@ class Services:
     outbox_listener: Callable[[], None] | None = None
     # Campaign -> the message that shows its progress (bot.progress.Watcher), in memory only.
     campaign_watchers: dict[str, Any] = field(default_factory=dict)
+    # Per-week deduplication tags (poster-link starts), key in memory only.
+    tagger: WeeklyTagger = field(default_factory=WeeklyTagger)
 
     def outbox_changed(self) -> None:
         if self.outbox_listener is not None:

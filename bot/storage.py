@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiosqlite
+
+from bot.filemodes import make_private_database
+
+log = logging.getLogger(__name__)
+
+
+def day_floor(ts: float, tz: ZoneInfo) -> int:
+    """Local midnight at the start of the day of `ts`. Times that say when a resident did
+    something (registered, changed, chose a language, followed meetings, got reminded) are
+    stored this coarse: the bot only ever needs their day ("registered on", expiry, digest
+    days and weeks), and a day cannot be joined with the to-the-second times of log lines
+    (issue 10, F10). Times of coordinators, offices and admins stay exact."""
+    day = datetime.fromtimestamp(ts, tz).date()
+    return int(datetime.combine(day, time(0, 0), tz).timestamp())
+
+
+# Erasure (issue 10). Outbox campaigns that exist only because of a registration: withdrawal and
+# expiry drop a person's rows of these (announcements stay while they still follow meetings).
+REGISTRATION_CAMPAIGNS = ("invitation:", "reminder:")
+TOMBSTONE_SECONDS = 3600.0  # /forget refuses new outbox rows to the person this long (memory)
+FORGET_WAITS_FOR_SEND = 60.0  # at most this long for a request to them already under way
+CHECKPOINT_TRIES = 20
 
 # Each entry migrates the schema from version i to i + 1. Never edit a released entry: append.
 MIGRATIONS: tuple[str, ...] = (
@@ -154,6 +180,39 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (municipality, region_id, week)
     ) WITHOUT ROWID;
     """,
+    # issue 10 (figures that cannot be probed): the day's fixed aggregate figures. Everything a
+    # coordinator, office or admin sees about a place is read from here, never from live rows.
+    """
+    CREATE TABLE snapshots (              -- aggregates only: no user key, no single registration
+        day      INTEGER PRIMARY KEY,     -- days since 1970-01-01 in the deployment's time zone
+        taken_at INTEGER NOT NULL,
+        data     TEXT NOT NULL            -- JSON: counts per place and cell (bot.snapshots)
+    );
+    """,
+    # issue 10 (erased means erased): answers of people who withdrew, expired or forgot live on
+    # only as counts; and whether a language was chosen (kept) or just taken along (erased).
+    """
+    CREATE TABLE invitation_tallies (     -- anonymous answer counts: no user key, ever
+        invitation_id INTEGER NOT NULL REFERENCES invitations (id) ON DELETE CASCADE,
+        answer        TEXT NOT NULL,      -- 'yes', 'maybe', 'no', 'none' (shared only)
+        n             INTEGER NOT NULL,
+        shared        INTEGER NOT NULL,   -- how many of them had shared their contact
+        PRIMARY KEY (invitation_id, answer)
+    ) WITHOUT ROWID;
+    ALTER TABLE residents ADD COLUMN lang_chosen INTEGER NOT NULL DEFAULT 0;  -- 1: /language
+    """,
+    # issue 10 (smaller findings): poster-link starts counted once per person and week; who
+    # made an invite link (to tell them when it is used) and when.
+    """
+    CREATE TABLE link_start_seen (        -- deleted when the week is over
+        tag  TEXT PRIMARY KEY,            -- keyed hash of (person, place, week); the key is
+                                          -- random per week and lives only in memory
+        week INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE invites ADD COLUMN created_by TEXT;    -- the admin's user key; NULL once used
+    ALTER TABLE invites ADD COLUMN creator_chat BLOB;  -- their encrypted chat; NULL once used
+    ALTER TABLE invites ADD COLUMN created_at INTEGER;
+    """,
 )
 
 
@@ -262,9 +321,12 @@ class Storage:
     never meet "database is locked"; multi-statement changes hold `_lock` to stay atomic.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, clock: Callable[[], float], timezone: str = "UTC"
+    ) -> None:
         self._conn = conn
         self._clock = clock
+        self._tz = ZoneInfo(timezone)  # the day of resident times (`_coarse`)
         self._lock = asyncio.Lock()
         # Every update asks for the chat language and whether the person is in a flow that
         # waits for typed text. Both tables are mirrored whole in memory (loaded on open, kept
@@ -272,18 +334,34 @@ class Storage:
         # hold only people who chose a language or are mid-flow: a few bytes each.
         self._languages: dict[str, str] = {}
         self._flows: dict[str, tuple[str, str]] = {}  # user key -> (flow, data as JSON)
+        # Erased means erased, also for messages already taken from the outbox: the sender
+        # asks `begin_send` right before each request (refused once the row is gone or the
+        # person erased), and /forget waits for requests to that person still under way, so
+        # nothing reaches them after it is confirmed. Tombstones (user key -> when) also stop
+        # a job that read a person before /forget from queueing them again; they live in
+        # memory only, for TOMBSTONE_SECONDS, and a person who comes back clears theirs.
+        self._sending: dict[str, int] = {}  # user key -> requests under way to them
+        self._send_landed = asyncio.Event()
+        self._tombstones: dict[str, float] = {}
 
     @classmethod
-    async def open(cls, path: Path | str, clock: Callable[[], float]) -> Storage:
+    async def open(
+        cls, path: Path | str, clock: Callable[[], float], timezone: str = "UTC"
+    ) -> Storage:
         """Open (creating if needed) the database, enable WAL and run pending migrations."""
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only: a new folder 0700; the database 0600 before SQLite opens it, so its
+            # -wal and -shm (which SQLite gives the database's mode) are 0600 too.
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_database(Path(path))
         conn = await aiosqlite.connect(str(path))
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
-        storage = cls(conn, clock)
+        # Deleted rows are overwritten with zeros, not just unlinked (erasures checkpoint too).
+        await conn.execute("PRAGMA secure_delete=ON")
+        storage = cls(conn, clock, timezone)
         await storage._migrate()
         await storage._load_mirrors()
         return storage
@@ -322,35 +400,47 @@ class Storage:
     def _now(self) -> int:
         return int(self._clock())
 
+    def _coarse(self, ts: float | None = None) -> int:
+        """`ts` (default: now) as the local midnight it falls after: see `day_floor`."""
+        return day_floor(self._clock() if ts is None else ts, self._tz)
+
     # --- residents ---------------------------------------------------------------------------
 
     async def get_language(self, user_key: str) -> str | None:
         """The language a resident chose with /language, or None."""
         return self._languages.get(user_key)
 
-    async def set_language(self, user_key: str, lang: str) -> None:
-        now = self._now()
+    async def set_language(self, user_key: str, lang: str, *, chosen: bool = True) -> None:
+        """Store the person's language. `chosen=False` for a language only taken along (the one
+        they registered or followed meetings in): it goes when nothing else needs the row,
+        while a chosen one (/language, an English poster) stays until /forget."""
+        now = self._coarse()
         await self._write(
-            "INSERT INTO residents (user_key, lang, created_at, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(user_key) DO UPDATE SET lang = excluded.lang,"
-            " updated_at = excluded.updated_at",
-            (user_key, lang, now, now),
+            "INSERT INTO residents (user_key, lang, created_at, updated_at, lang_chosen)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_key) DO UPDATE SET lang = excluded.lang,"
+            " updated_at = excluded.updated_at,"
+            " lang_chosen = MAX(residents.lang_chosen, excluded.lang_chosen)",
+            (user_key, lang, now, now, int(chosen)),
         )
         self._languages[user_key] = lang
 
     async def forget_resident(self, user_key: str, week: int | None = None) -> int:
         """Erase every row about the person, in every table; returns how many rows went.
 
-        A registration that goes this way is tallied as withdrawn (anonymously) first, so
-        digests stay right without keeping anything about who it was.
+        A registration that goes this way is tallied as withdrawn (anonymously) first, and
+        invitation answers become anonymous counts, so digests and a coordinator's figures stay
+        right without keeping anything about who it was. Then the WAL is checkpointed (no old
+        copy stays in any file) and, before returning, any message to them already under way
+        has landed: nothing reaches them once /forget is confirmed.
         """
+        self._tombstone(user_key)
         self._languages.pop(user_key, None)
         self._flows.pop(user_key, None)
         async with self._lock:
             reg = await self._get_registration(user_key)
             if reg is not None and week is not None:
                 await self._tally(reg.municipality, reg.region_id, week, "withdrawn")
-            removed = 0
+            removed = await self._fold_answers("user_key = ?", (user_key,))
             for sql in (
                 "DELETE FROM residents WHERE user_key = ?",
                 "DELETE FROM flow_state WHERE user_key = ?",
@@ -364,11 +454,127 @@ class Storage:
                 # meetings stay for the residents who follow them, but no longer point to them.
                 "DELETE FROM invitations WHERE sender_key = ?",
                 "UPDATE meetings SET office_key = '', office_chat = x'' WHERE office_key = ?",
+                # As an admin: their open invite links still work, but nobody is told of a use.
+                "UPDATE invites SET created_by = NULL, creator_chat = NULL WHERE created_by = ?",
             ):
                 cur = await self._conn.execute(sql, (user_key,))
                 removed += cur.rowcount or 0
             await self._conn.commit()
+            await self._checkpoint()
+        await self._wait_for_sends(user_key)
         return removed
+
+    def _tombstone(self, user_key: str) -> None:
+        now = float(self._clock())
+        self._tombstones = {
+            k: t for k, t in self._tombstones.items() if t > now - TOMBSTONE_SECONDS
+        }
+        self._tombstones[user_key] = now
+
+    def _erased(self, user_key: str) -> bool:
+        """Whether the person ran /forget within TOMBSTONE_SECONDS and has not come back."""
+        at = self._tombstones.get(user_key)
+        return at is not None and at > float(self._clock()) - TOMBSTONE_SECONDS
+
+    async def _wait_for_sends(self, user_key: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FORGET_WAITS_FOR_SEND
+        while self._sending.get(user_key):
+            self._send_landed.clear()
+            try:
+                await asyncio.wait_for(self._send_landed.wait(), deadline - loop.time())
+            except TimeoutError:
+                log.warning("erasure: a message under way did not land in time")
+                return
+
+    async def begin_send(self, row_id: int, recipient: str) -> str | None:
+        """Right before a request: None if the outbox row is still pending and its recipient
+        not erased (the request then counts as under way until `end_send`); otherwise why not:
+        the row's status now ('blocked', ...) or 'gone' (erased or deleted meanwhile)."""
+        async with self._lock:
+            if self._erased(recipient):
+                return "gone"
+            async with self._conn.execute(
+                "SELECT status FROM outbox WHERE id = ?", (row_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return "gone"
+            if row[0] != "pending":
+                return str(row[0])
+            self._sending[recipient] = self._sending.get(recipient, 0) + 1
+            return None
+
+    def end_send(self, recipient: str) -> None:
+        """The request `begin_send` allowed has landed (whatever its outcome)."""
+        left = self._sending.get(recipient, 0) - 1
+        if left > 0:
+            self._sending[recipient] = left
+        else:
+            self._sending.pop(recipient, None)
+        self._send_landed.set()
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it to nothing, so erased rows
+        leave no earlier page in -wal (secure_delete has zeroed them in the pages that
+        replace them). Called under `_lock`, right after an erasure is committed."""
+        # Another process reading (a backup) would hold the checkpoint for busy_timeout on
+        # every try: wait briefly instead, and let the event loop run between tries.
+        await self._conn.execute("PRAGMA busy_timeout=50")
+        try:
+            for attempt in range(CHECKPOINT_TRIES):
+                try:
+                    async with self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                        row = await cur.fetchone()
+                    busy = row is not None and int(row[0]) != 0
+                except sqlite3.OperationalError:  # "table is locked": a read of ours under way
+                    busy = True
+                if not busy:
+                    return
+                await asyncio.sleep(0.005 * (attempt + 1))  # let that read finish
+            log.warning("erasure: the WAL checkpoint stayed busy; the next erasure retries it")
+        finally:
+            await self._conn.execute("PRAGMA busy_timeout=5000")
+
+    async def _fold_answers(self, where: str, args: Sequence[Any]) -> int:
+        """Turn the invitation answers matching `where` into anonymous counts and delete them;
+        how many went. Under `_lock`, committed by the caller."""
+        await self._conn.execute(
+            "INSERT INTO invitation_tallies (invitation_id, answer, n, shared)"
+            " SELECT invitation_id, answer, COUNT(*), SUM(shared) FROM invitation_answers"
+            f" WHERE {where} GROUP BY invitation_id, answer"
+            " ON CONFLICT (invitation_id, answer) DO UPDATE SET n = n + excluded.n,"
+            " shared = shared + excluded.shared",
+            args,
+        )
+        cur = await self._conn.execute(f"DELETE FROM invitation_answers WHERE {where}", args)
+        return cur.rowcount or 0
+
+    async def _prune_resident(self, user_key: str) -> bool:
+        """Drop the residents row (language, encrypted chat id) when nothing needs it any more:
+        no registration, no meetings followed, no "coming"/"remind me" mark, no role. A chosen
+        language stays (without the chat id); a language only taken along goes, and with the
+        row any message still queued to them. True when something went. Under `_lock`."""
+        async with self._conn.execute(
+            "SELECT lang_chosen FROM residents WHERE user_key = ?"
+            " AND NOT EXISTS (SELECT 1 FROM registrations WHERE user_key = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE user_key = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM meeting_marks WHERE user_key = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM roles WHERE user_key = ?)",
+            (user_key,) * 5,
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return False
+        if row[0]:
+            await self._conn.execute(
+                "UPDATE residents SET chat_enc = NULL WHERE user_key = ?", (user_key,)
+            )
+        else:
+            await self._conn.execute("DELETE FROM residents WHERE user_key = ?", (user_key,))
+            self._languages.pop(user_key, None)
+        await self._conn.execute("DELETE FROM outbox WHERE recipient = ?", (user_key,))
+        return True
 
     async def has_resident(self, user_key: str) -> bool:
         async with self._conn.execute(
@@ -378,7 +584,8 @@ class Storage:
 
     async def ensure_resident(self, user_key: str, chat_enc: bytes | None = None) -> None:
         """Create the resident row if missing; store the (encrypted) chat id when given."""
-        now = self._now()
+        self._tombstones.pop(user_key, None)  # they came back after /forget
+        now = self._coarse()
         await self._write(
             "INSERT INTO residents (user_key, lang, created_at, updated_at, chat_enc, active)"
             " VALUES (?, NULL, ?, ?, ?, 1) ON CONFLICT(user_key) DO UPDATE SET"
@@ -424,7 +631,7 @@ class Storage:
             "INSERT INTO flow_state (user_key, flow, data, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_key) DO UPDATE SET flow = excluded.flow, data = excluded.data,"
             " updated_at = excluded.updated_at",
-            (user_key, flow, encoded, self._now()),
+            (user_key, flow, encoded, self._coarse()),
         )
         self._flows[user_key] = (flow, encoded)
 
@@ -469,22 +676,49 @@ class Storage:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     reg.user_key, reg.municipality, reg.region_id, reg.group_kind,
-                    reg.time_pref, int(reg.contact_ok), reg.created_at, reg.updated_at,
-                    reg.expires_at, reg.reminded_at,
+                    reg.time_pref, int(reg.contact_ok), self._coarse(reg.created_at),
+                    self._coarse(reg.updated_at), self._coarse(reg.expires_at),
+                    None if reg.reminded_at is None else self._coarse(reg.reminded_at),
                 ),
             )  # fmt: skip
             await self._conn.commit()
 
-    async def remove_registration(self, user_key: str, week: int, kind: str) -> bool:
-        """Withdraw ('withdrawn') or expire ('expired') a registration, tallying it."""
+    async def remove_registration(
+        self, user_key: str, week: int, kind: str, *, checkpoint: bool = True
+    ) -> bool:
+        """Withdraw ('withdrawn') or expire ('expired') a registration, tallying it, with all
+        that only served it: the interest form in progress, invitation answers (kept only as
+        anonymous counts), queued and delivered invitations and reminders, and the residents
+        row unless something else still needs it (see `_prune_resident`). Then the WAL is
+        checkpointed, unless the caller does it once for many (`checkpoint()`)."""
         async with self._lock:
             old = await self._get_registration(user_key)
             if old is None:
                 return False
             await self._tally(old.municipality, old.region_id, week, kind)
             await self._conn.execute("DELETE FROM registrations WHERE user_key = ?", (user_key,))
+            await self._conn.execute(
+                "DELETE FROM flow_state WHERE user_key = ? AND flow = 'interest'", (user_key,)
+            )
+            await self._fold_answers("user_key = ?", (user_key,))
+            for prefix in REGISTRATION_CAMPAIGNS:
+                await self._conn.execute(
+                    "DELETE FROM outbox WHERE recipient = ? AND substr(campaign, 1, ?) = ?",
+                    (user_key, len(prefix), prefix),
+                )
+            await self._prune_resident(user_key)
             await self._conn.commit()
-            return True
+            if checkpoint:
+                await self._checkpoint()
+        state = self._flows.get(user_key)
+        if state is not None and state[0] == "interest":
+            self._flows.pop(user_key, None)
+        return True
+
+    async def checkpoint(self) -> None:
+        """Checkpoint the WAL now (after a batch of erasures made with checkpoint=False)."""
+        async with self._lock:
+            await self._checkpoint()
 
     async def registrations_in(
         self, places: Iterable[tuple[str, str]] | None = None
@@ -528,15 +762,17 @@ class Storage:
     async def mark_reminded(self, user_key: str) -> None:
         await self._write(
             "UPDATE registrations SET reminded_at = ? WHERE user_key = ?",
-            (self._now(), user_key),
+            (self._coarse(), user_key),
         )
 
     async def extend_registration(self, user_key: str, expires_at: int) -> int | None:
-        """Keep a registration longer (the resident answered the reminder); new expiry or None."""
+        """Keep a registration longer (the resident answered the reminder); new expiry or None
+        (stored, like every resident time, as its day: `day_floor`)."""
+        expires_at = self._coarse(expires_at)
         cur = await self._write(
             "UPDATE registrations SET expires_at = ?, reminded_at = NULL, updated_at = ?"
             " WHERE user_key = ?",
-            (expires_at, self._now(), user_key),
+            (expires_at, self._coarse(), user_key),
         )
         return expires_at if cur.rowcount else None
 
@@ -545,6 +781,46 @@ class Storage:
             "SELECT user_key FROM registrations WHERE expires_at <= ?", (now,)
         ) as cur:
             return [str(r[0]) for r in await cur.fetchall()]
+
+    async def sweep_leftovers(self, meetings_before: int, flows_before: int) -> int:
+        """Erase what no longer serves anyone (the retention job): invitation answers that can
+        no longer change (their outbox row was purged) become anonymous counts; "coming" and
+        "remind me" marks of meetings that started before `meetings_before` go, with residents
+        rows nothing needs any more; forms left unfinished since `flows_before` go. Returns
+        how many rows went (checkpoint afterwards)."""
+        async with self._lock:
+            removed = await self._fold_answers(
+                "NOT EXISTS (SELECT 1 FROM outbox o"
+                " WHERE o.recipient = invitation_answers.user_key"
+                " AND o.campaign = 'invitation:' || invitation_answers.invitation_id)",
+                (),
+            )
+            async with self._conn.execute(
+                "SELECT DISTINCT k.user_key FROM meeting_marks k JOIN meetings m"
+                " ON m.id = k.meeting_id WHERE m.starts_at < ?",
+                (meetings_before,),
+            ) as cur:
+                marked = [str(r[0]) for r in await cur.fetchall()]
+            cur = await self._conn.execute(
+                "DELETE FROM meeting_marks WHERE meeting_id IN"
+                " (SELECT id FROM meetings WHERE starts_at < ?)",
+                (meetings_before,),
+            )
+            removed += cur.rowcount or 0
+            for user_key in marked:
+                removed += await self._prune_resident(user_key)
+            async with self._conn.execute(
+                "SELECT user_key FROM flow_state WHERE updated_at < ?", (flows_before,)
+            ) as cur:
+                stale = [str(r[0]) for r in await cur.fetchall()]
+            await self._conn.execute(
+                "DELETE FROM flow_state WHERE updated_at < ?", (flows_before,)
+            )
+            for user_key in stale:
+                self._flows.pop(user_key, None)
+            removed += len(stale)
+            await self._conn.commit()
+        return removed
 
     async def contactable_in(
         self, region_id: str, municipality: str, group_kind: str | None = None
@@ -566,6 +842,7 @@ class Storage:
     # --- roles and invites -------------------------------------------------------------------
 
     async def grant_role(self, grant: RoleGrant) -> None:
+        self._tombstones.pop(grant.user_key, None)  # came back after /forget
         await self._write(
             "INSERT OR REPLACE INTO roles (user_key, role, scope, chat_enc, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
@@ -599,11 +876,61 @@ class Storage:
         )
         return bool(cur.rowcount)
 
-    async def create_invite(self, token_hash: str, role: str, scope: str, expires_at: int) -> None:
+    async def create_invite(
+        self,
+        token_hash: str,
+        role: str,
+        scope: str,
+        expires_at: int,
+        created_by: str | None = None,
+        creator_chat: bytes | None = None,
+    ) -> None:
+        """Store an invite by its token's hash, with who made it (to tell them when it is used)."""
         await self._write(
-            "INSERT INTO invites (token_hash, role, scope, expires_at) VALUES (?, ?, ?, ?)",
-            (token_hash, role, scope, expires_at),
+            "INSERT INTO invites (token_hash, role, scope, expires_at, created_by, creator_chat,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_hash, role, scope, expires_at, created_by, creator_chat, self._now()),
         )
+
+    async def pending_invites(self, now: int) -> list[PendingInvite]:
+        """Unused, unexpired invites, the soonest to expire first."""
+        async with self._conn.execute(
+            "SELECT token_hash, role, scope, expires_at, created_at FROM invites"
+            " WHERE used_at IS NULL AND expires_at > ? ORDER BY expires_at, token_hash",
+            (now,),
+        ) as cur:
+            return [
+                PendingInvite(
+                    str(r[0]), str(r[1]), str(r[2]), int(r[3]), None if r[4] is None else int(r[4])
+                )
+                for r in await cur.fetchall()
+            ]
+
+    async def revoke_invite(self, token_hash: str) -> bool:
+        """Delete an unused invite, so its link grants nothing; False if used or gone."""
+        cur = await self._write(
+            "DELETE FROM invites WHERE token_hash = ? AND used_at IS NULL", (token_hash,)
+        )
+        return bool(cur.rowcount)
+
+    async def take_invite_creator(self, token_hash: str) -> tuple[str, bytes] | None:
+        """(user key, encrypted chat) of whoever made this used invite, forgotten as it is read:
+        they are told once, and the row no longer points to them."""
+        async with self._lock:  # RETURNING would give the values after the update: read first
+            async with self._conn.execute(
+                "SELECT created_by, creator_chat FROM invites WHERE token_hash = ?"
+                " AND used_at IS NOT NULL AND created_by IS NOT NULL",
+                (token_hash,),
+            ) as cur:
+                row = await cur.fetchone()
+            await self._conn.execute(
+                "UPDATE invites SET created_by = NULL, creator_chat = NULL WHERE token_hash = ?",
+                (token_hash,),
+            )
+            await self._conn.commit()
+        if row is None or row[1] is None:
+            return None
+        return str(row[0]), bytes(row[1])
 
     async def use_invite(self, token_hash: str, now: int) -> tuple[str, str] | None:
         """Consume a valid, unused, unexpired invite atomically; (role, scope) or None."""
@@ -623,10 +950,12 @@ class Storage:
         self, campaign: str, rows: Iterable[tuple[str, bytes, dict[str, Any]]]
     ) -> int:
         """Add (recipient, chat_enc, payload) rows; a recipient already in the campaign is
-        skipped, which makes enqueueing idempotent across restarts. Returns rows added."""
+        skipped, which makes enqueueing idempotent across restarts; so is a person who ran
+        /forget after the caller read them (a tombstone). Returns rows added."""
         data = [
             (campaign, recipient, chat, json.dumps(payload, ensure_ascii=False))
             for recipient, chat, payload in rows
+            if not self._erased(recipient)
         ]
         async with self._lock:
             cur = await self._conn.executemany(
@@ -756,10 +1085,15 @@ class Storage:
         )
 
     async def invitation_counts(self, invitation_id: int) -> dict[str, int]:
+        """Answers per kind and contacts shared: live answers plus the anonymous counts of
+        people who withdrew, expired or forgot (`invitation_tallies`)."""
         async with self._conn.execute(
-            "SELECT answer, COUNT(*), SUM(shared) FROM invitation_answers"
-            " WHERE invitation_id = ? GROUP BY answer",
-            (invitation_id,),
+            "SELECT answer, SUM(n), SUM(shared) FROM ("
+            " SELECT answer, 1 AS n, shared FROM invitation_answers WHERE invitation_id = ?"
+            " UNION ALL"
+            " SELECT answer, n, shared FROM invitation_tallies WHERE invitation_id = ?"
+            ") GROUP BY answer",
+            (invitation_id, invitation_id),
         ) as cur:
             rows = await cur.fetchall()
         counts = {str(r[0]): int(r[1]) for r in rows}
@@ -787,22 +1121,30 @@ class Storage:
         cur = await self._write(
             "INSERT OR IGNORE INTO subscriptions (user_key, region_id, municipality, created_at)"
             " VALUES (?, ?, ?, ?)",
-            (user_key, region_id, municipality, self._now()),
+            (user_key, region_id, municipality, self._coarse()),
         )
         return bool(cur.rowcount)
 
     async def unsubscribe(
         self, user_key: str, region_id: str | None = None, municipality: str | None = None
     ) -> int:
-        """Stop one subscription, or all of them when no place is given."""
-        if region_id is None:
-            cur = await self._write("DELETE FROM subscriptions WHERE user_key = ?", (user_key,))
-        else:
-            cur = await self._write(
-                "DELETE FROM subscriptions WHERE user_key = ? AND region_id = ?"
-                " AND municipality = ?",
-                (user_key, region_id, municipality or ""),
-            )
+        """Stop one subscription, or all of them when no place is given. Following nothing
+        any more (and nothing else needing it), the residents row goes too."""
+        async with self._lock:
+            if region_id is None:
+                cur = await self._conn.execute(
+                    "DELETE FROM subscriptions WHERE user_key = ?", (user_key,)
+                )
+            else:
+                cur = await self._conn.execute(
+                    "DELETE FROM subscriptions WHERE user_key = ? AND region_id = ?"
+                    " AND municipality = ?",
+                    (user_key, region_id, municipality or ""),
+                )
+            pruned = await self._prune_resident(user_key)
+            await self._conn.commit()
+            if pruned:
+                await self._checkpoint()
         return cur.rowcount or 0
 
     async def subscriptions_of(self, user_key: str) -> list[tuple[str, str]]:
@@ -903,6 +1245,14 @@ class Storage:
         )
         return bool(cur.rowcount)
 
+    async def has_mark(self, meeting_id: int, user_key: str) -> bool:
+        """Whether the person marked this meeting ("coming" or "remind")."""
+        async with self._conn.execute(
+            "SELECT 1 FROM meeting_marks WHERE meeting_id = ? AND user_key = ? LIMIT 1",
+            (meeting_id, user_key),
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def mark_counts(self, meeting_id: int) -> dict[str, int]:
         async with self._conn.execute(
             "SELECT mark, COUNT(*) FROM meeting_marks WHERE meeting_id = ? GROUP BY mark",
@@ -941,33 +1291,108 @@ class Storage:
 
     # --- digest queries ----------------------------------------------------------------------
 
-    async def registration_cells(self) -> list[RegistrationCell]:
+    async def registration_cells(
+        self,
+        before: int | None = None,
+        exclude: Iterable[str] = (),
+        long_before: int | None = None,
+    ) -> list[RegistrationCell]:
         """Every registration counted per place, kind of group, time and contact choice, with
-        the earliest registration time: all a digest needs, in one GROUP BY, no user keys."""
-        async with self._conn.execute(
+        the earliest registration time: all a digest needs, in one GROUP BY, no user keys.
+        `before`: only registrations made earlier; `exclude`: user keys left out (people who
+        hold a role); `long_before`: also count those registered before that moment."""
+        where: list[str] = []
+        args: list[Any] = []
+        if before is not None:
+            where.append("created_at < ?")
+            args.append(before)
+        excluded = sorted(set(exclude))
+        if excluded:
+            where.append(f"user_key NOT IN ({', '.join('?' * len(excluded))})")
+            args.extend(excluded)
+        sql = (
             "SELECT region_id, municipality, group_kind, time_pref, contact_ok, COUNT(*),"
-            " MIN(created_at) FROM registrations"
-            " GROUP BY region_id, municipality, group_kind, time_pref, contact_ok"
-        ) as cur:
+            " MIN(created_at), SUM(created_at < ?) FROM registrations"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " GROUP BY region_id, municipality, group_kind, time_pref, contact_ok"
+        )
+        long_mark = long_before if long_before is not None else -1
+        async with self._conn.execute(sql, (long_mark, *args)) as cur:
             return [
                 RegistrationCell(
-                    str(r[0]), str(r[1]), str(r[2]), str(r[3]), bool(r[4]), int(r[5]), int(r[6])
+                    str(r[0]),
+                    str(r[1]),
+                    str(r[2]),
+                    str(r[3]),
+                    bool(r[4]),
+                    int(r[5]),
+                    int(r[6]),
+                    int(r[7] or 0),
                 )
                 for r in await cur.fetchall()
             ]
 
+    # --- daily snapshots ---------------------------------------------------------------------
+
+    async def purge_tallies(self, before_week: int) -> None:
+        """Drop weekly tallies and poster-link counts older than any figure still shows."""
+        async with self._lock:
+            await self._conn.execute(
+                "DELETE FROM registration_events WHERE week < ?", (before_week,)
+            )
+            await self._conn.execute("DELETE FROM link_starts WHERE week < ?", (before_week,))
+            await self._conn.commit()
+
+    async def get_snapshot(self, day: int) -> str | None:
+        """The JSON of the day's snapshot, or None if it was not taken yet."""
+        async with self._conn.execute("SELECT data FROM snapshots WHERE day = ?", (day,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def save_snapshot(self, day: int, data: str, keep_days: int) -> str:
+        """Store the day's snapshot unless one exists (the first one of a day stays, so a
+        figure never changes within a day), drop those older than `keep_days`, and return the
+        day's snapshot as stored."""
+        async with self._lock:
+            await self._conn.execute(
+                "INSERT OR IGNORE INTO snapshots (day, taken_at, data) VALUES (?, ?, ?)",
+                (day, self._now(), data),
+            )
+            await self._conn.execute("DELETE FROM snapshots WHERE day < ?", (day - keep_days,))
+            await self._conn.commit()
+        stored = await self.get_snapshot(day)
+        return stored if stored is not None else data
+
     # --- link statistics ---------------------------------------------------------------------
 
-    async def count_link_start(self, municipality: str, region_id: str, week: int) -> None:
-        """One more /start from this place's poster link in `week` (a press, not a person:
-        nothing that could tell two presses apart is stored)."""
+    async def count_link_start(
+        self, municipality: str, region_id: str, week: int, tag: str | None = None
+    ) -> bool:
+        """One more /start from this place's poster link in `week`, unless `tag` (a keyed hash
+        of person, place and week, bot.privacy.WeeklyTagger) was already counted this week.
+        Tags of earlier weeks are deleted on the way. True if it counted."""
         async with self._lock:  # never commit half of another method's transaction
-            await self._conn.execute(
-                "INSERT INTO link_starts (municipality, region_id, week, n) VALUES (?, ?, ?, 1)"
-                " ON CONFLICT (municipality, region_id, week) DO UPDATE SET n = n + 1",
-                (municipality, region_id, week),
-            )
+            await self._conn.execute("DELETE FROM link_start_seen WHERE week < ?", (week,))
+            fresh = True
+            if tag is not None:
+                cur = await self._conn.execute(
+                    "INSERT OR IGNORE INTO link_start_seen (tag, week) VALUES (?, ?)", (tag, week)
+                )
+                fresh = bool(cur.rowcount)
+            if fresh:
+                await self._conn.execute(
+                    "INSERT INTO link_starts (municipality, region_id, week, n)"
+                    " VALUES (?, ?, ?, 1) ON CONFLICT (municipality, region_id, week)"
+                    " DO UPDATE SET n = n + 1",
+                    (municipality, region_id, week),
+                )
             await self._conn.commit()
+        return fresh
+
+    async def purge_link_start_tags(self, week: int) -> int:
+        """Delete the deduplication tags of weeks before `week` (the week is over)."""
+        cur = await self._write("DELETE FROM link_start_seen WHERE week < ?", (week,))
+        return cur.rowcount or 0
 
     async def link_starts(self, week: int) -> dict[tuple[str, str], int]:
         """(region id, municipality) -> link starts in `week`."""
@@ -975,6 +1400,17 @@ class Storage:
             "SELECT region_id, municipality, n FROM link_starts WHERE week = ?", (week,)
         ) as cur:
             return {(str(r[0]), str(r[1])): int(r[2]) for r in await cur.fetchall()}
+
+
+@dataclass(frozen=True)
+class PendingInvite:
+    """An invite link nobody has opened yet (only its token's hash is stored)."""
+
+    token_hash: str
+    role: str
+    scope: str
+    expires_at: int
+    created_at: int | None  # None for links made before this was recorded
 
 
 @dataclass(frozen=True)
@@ -988,3 +1424,4 @@ class RegistrationCell:
     contact_ok: bool
     n: int
     first_created: int  # the earliest created_at among them
+    n_long: int = 0  # how many of them registered before the `long_before` moment

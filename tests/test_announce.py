@@ -463,7 +463,8 @@ async def test_sending_reaches_subscribers_there_and_coordinators_once_each_with
     for chat in (lyngen.user_id, both.user_id, COORD_LYNGEN, granted_id, region_en.user_id):
         got = received(fake, chat, since)
         assert len(got) == 1, (chat, [s.text for s in got])
-        assert got[0].callback_data == buttons
+        # Signed for that very recipient (test_meeting_buttons_access).
+        assert [services.signer.verify(chat, d) for d in got[0].callback_data] == buttons
     for nobody in (alta, lillehammer, innlandet, blocked, failing):
         assert received(fake, nobody.user_id, since) == []
     assert received(fake, COORD_ALTA, since) == []
@@ -512,13 +513,15 @@ async def test_sending_reaches_subscribers_there_and_coordinators_once_each_with
     assert services.campaign_watchers == {}
 
 
-async def test_sending_to_nobody_keeps_the_meeting_and_says_so(
+async def test_sending_to_nobody_keeps_the_meeting_and_looks_the_same(
     services: Services, office: Person
 ) -> None:
+    """No recipients gets the same answer as many: "nobody" would let an office probe how
+    many follow meetings in a set of places (docs/THREAT_MODEL.md)."""
     preview = await compose(services, office, targets=("vadso",))
-    assert preview.sent[0].text == ui(services, "announce.preview_intro", count="0")
+    assert preview.sent[0].text == ui(services, "announce.preview_intro")
     turn = await press(services, office, preview.sent[2], "an:send")
-    assert turn.texts == [ui(services, "announce.nobody")]
+    assert turn.texts == [ui(services, "announce.queued")]
     assert (await only_meeting(services)).municipalities == ("Vadsø",)
 
 
@@ -599,7 +602,9 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
         assert len(got) == 1, p.user_id
         assert got[0].text.startswith(ui(services, "meetings.changed.heading", lang))
         assert when_text(services, new_time, lang) in got[0].text
-        assert got[0].callback_data == [f"mt:{meeting.id}:ics"]
+        assert [services.signer.verify(p.user_id, d) for d in got[0].callback_data] == [
+            f"mt:{meeting.id}:ics"
+        ]
     assert received(fake, quiet.user_id, since) == []
     assert received(fake, COORD_LYNGEN, since) == []
 

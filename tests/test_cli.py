@@ -52,7 +52,7 @@ def test_ask_one_question(tmp_path: Path) -> None:
     assert answer["lang"] == "nb"
     assert answer["crisis"] is False
     # It ran against the data folder it was given, not the repository's.
-    assert (tmp_path / "data" / "secret.key").exists()
+    assert (tmp_path / "data-key" / "secret.key").exists()  # the key beside it, not in it
 
 
 def test_ask_joins_words_into_one_question(tmp_path: Path) -> None:

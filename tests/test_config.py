@@ -160,7 +160,7 @@ def test_several_problems_are_all_reported_at_once(raw: Raw) -> None:
         "digest.timezone: expected an IANA time zone such as Europe/Oslo, got 'Mars/Olympus'",
         "roles.admins[0]: expected a whole number from 1 to 9007199254740992, got 'abc'",
         "default_language: expected one of nb, en, got 'de'",
-        "privacy.min_count: expected a whole number from 1 to 100, got 0",
+        "privacy.min_count: expected a whole number from 3 to 100, got 0",
         "digest.weekday: expected one of monday, tuesday, wednesday, thursday, friday, "
         "saturday, sunday, got 'Monday'",
     ]

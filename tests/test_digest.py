@@ -59,8 +59,9 @@ def cell(
     contact: bool = True,
     region: str = "nord-norge",
     first: int = int(NOW) - 3 * 7 * DAY,
+    long: int = 0,
 ) -> RegistrationCell:
-    return RegistrationCell(region, muni, kind, time, contact, n, first)
+    return RegistrationCell(region, muni, kind, time, contact, n, first, long)
 
 
 def tally(muni: str, week: int, kind: str, n: int, region: str = "nord-norge") -> EventTally:
@@ -71,7 +72,7 @@ def figures_of(
     config: Config, cells: list[RegistrationCell], tallies: list[EventTally], muni: str = "Lyngen"
 ) -> PlaceFigures:
     counts = count_places(cells, tallies)[("nord-norge", muni)]
-    return place_figures(("nord-norge", muni), counts, config, WEEK, NOW)
+    return place_figures(("nord-norge", muni), counts, config, WEEK)
 
 
 def text_for(
@@ -82,7 +83,7 @@ def text_for(
     tallies: Sequence[EventTally] = (),
     lang: str = NB,
 ) -> str:
-    data = DigestData(count_places(cells, tallies), frozenset({"Lyngen", "Alta"}), WEEK, NOW)
+    data = DigestData(count_places(cells, tallies), frozenset({"Lyngen", "Alta"}), WEEK)
     return "\n\n".join(digest_sections(content, config, lang, data, roles))
 
 
@@ -108,18 +109,17 @@ def test_trend_is_derived_backwards_from_todays_count() -> None:
 
 def test_exact_figures_when_every_count_is_large_enough(config: Config) -> None:
     cells = [
-        cell("Lyngen", 4, "open", "day"),
+        cell("Lyngen", 4, "open", "day", long=3),
         cell("Lyngen", 3, "grief", "evening", contact=False),
     ]
     tallies = [tally("Lyngen", WEEK - 1, "new", 4), tally("Lyngen", WEEK - 1, "withdrawn", 3)]
     f = figures_of(config, cells, tallies)
     assert f.waiting == 7
-    assert (f.new, f.gone) == (4, 3)
     assert f.by_kind == (("open", 4), ("grief", 3))
     assert f.by_time == (("day", 4), ("evening", 3))
-    assert f.longest_weeks == 3
+    assert f.by_wait == (("long", 3), ("recent", 4))
     assert f.trend[-3:] == (6, 7, 7)
-    assert f.ready is False  # only 4 accept messages
+    assert f.ready is True  # 7 wait; how many accept messages is never a condition
 
 
 def test_a_breakdown_with_a_small_cell_is_dropped_so_subtraction_reveals_nothing(
@@ -145,48 +145,49 @@ def test_a_breakdown_with_a_small_cell_is_dropped_so_subtraction_reveals_nothing
     assert "Tidspunkt: dagtid 4 · kveld 3" in text
 
 
-def test_one_small_weekly_figure_hides_both(config: Config) -> None:
-    """4 new and 1 withdrawn: the trend tells the net +3, so "4 new" would reveal the 1."""
+def test_a_breakdown_where_everyone_shares_one_cell_is_hidden(
+    config: Config, content: Content
+) -> None:
+    """All 3 waiting want a grief group in the evening: showing it would tell the coordinator
+    something about each one of them (and a shared contact would reveal that person's theme)."""
+    cells = [cell("Lyngen", 3, "grief", "evening")]
+    f = figures_of(config, cells, [])
+    assert f.waiting == 3
+    assert (f.by_kind, f.by_time, f.by_wait) == (None, None, None)
+    text = text_for(content, config, LYNGEN, cells)
+    assert "Sorg" not in text
+    assert "kveld" not in text
+
+
+def test_no_weekly_new_or_withdrawn_figures_are_shown(config: Config, content: Content) -> None:
+    """New and withdrawn are not shown at all (rule 3): the trend carries the net change."""
     cells = [cell("Lyngen", 9)]
     tallies = [tally("Lyngen", WEEK - 1, "new", 4), tally("Lyngen", WEEK - 1, "withdrawn", 1)]
-    f = figures_of(config, cells, tallies)
-    assert (f.new, f.gone) == (HIDDEN, HIDDEN)
-    # and the week's starting point goes too, so the net change is unknown
-    assert f.trend[-3] == HIDDEN
-    assert f.trend[-2:] == (9, 9)
-
-
-def test_a_small_trend_point_hides_the_weekly_figures_that_would_reveal_it(
-    config: Config,
-) -> None:
-    """2 waited a week earlier, then 3 new: 2 + 3 - 0 = 5 would give the 2 away."""
-    cells = [cell("Lyngen", 5)]
-    tallies = [tally("Lyngen", WEEK - 1, "new", 3)]
-    f = figures_of(config, cells, tallies)
-    assert (f.new, f.gone) == (HIDDEN, HIDDEN)
-    assert f.trend[-3] == HIDDEN
-    assert FEW not in f.trend[-3:]
+    text = text_for(content, config, LYNGEN, cells, tallies)
+    assert "nye" not in text
+    assert "trukket tilbake" not in text
+    assert figures_of(config, cells, tallies).trend[-3:] == (6, 9, 9)
 
 
 def test_small_waiting_count_shows_no_details(config: Config, content: Content) -> None:
-    cells = [cell("Lyngen", 2, contact=True, first=int(NOW) - 40 * 7 * DAY)]
+    cells = [cell("Lyngen", 2, contact=True, first=int(NOW) - 40 * 7 * DAY, long=2)]
     f = figures_of(config, cells, [])
     assert f.waiting == FEW
-    assert f.longest_weeks is None
     assert f.ready is False
-    assert (f.by_kind, f.by_time) == ((), ())
+    assert (f.by_kind, f.by_time, f.by_wait) == ((), (), ())
     text = text_for(content, config, LYNGEN, cells)
     assert "Venter nå: færre enn 3" in text
-    assert "Lengst ventetid" not in text
+    assert "Ventetid" not in text
     assert "40" not in text
 
 
-def test_ready_signal_needs_enough_who_accept_messages(config: Config) -> None:
-    ready = [cell("Lyngen", 5, contact=True), cell("Lyngen", 3, contact=False)]
+def test_ready_signal_depends_on_the_waiting_count_only(config: Config) -> None:
+    """Whether a newcomer accepts messages must not flip the signal (it would reveal them)."""
+    ready = [cell("Lyngen", 1, contact=True), cell("Lyngen", 4, contact=False)]
     assert figures_of(config, ready, []).ready is True
-    short = [cell("Lyngen", 4, contact=True), cell("Lyngen", 4, contact=False)]
+    short = [cell("Lyngen", 4, contact=True)]
     assert figures_of(config, short, []).ready is False
-    # never speaks of a count below the threshold: with min_count 6, 5 who accept is not enough
+    # never speaks of a count below the threshold: with min_count 6, 5 waiting is not enough
     strict = dataclasses.replace(config, min_count=6)
     assert figures_of(strict, ready, []).ready is False
 

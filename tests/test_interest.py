@@ -8,6 +8,7 @@ creation and expiry dates are exact.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,13 +20,14 @@ from bot.fakeapi import FakeTelegram, Sent
 from bot.interest import FLOW, Draft
 from bot.interest_views import UNSURE_TOPICS
 from bot.services import Services
-from bot.storage import EventTally, Registration
+from bot.storage import EventTally, Registration, day_floor
 from tests.conftest import USER_ID, Person, PersonFactory, Turn, start_app, stop_app
 
 T0 = 1_700_000_000.0  # Tuesday 14.11.2023 23:13 in Oslo
 CREATED = "14.11.2023"
 EXPIRES = "13.05.2024"  # T0 + 180 days, in Oslo (summer time)
 WEEK = week_index(T0, "Europe/Oslo")
+OSLO = ZoneInfo("Europe/Oslo")
 REGIONS = ["i:r:nord-norge", "i:r:innlandet", "i:r:oslo"]
 PLACE_BUTTONS = [*REGIONS, "i:t", "i:u"]
 KIND_BUTTONS = [
@@ -226,9 +228,9 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
         group_kind="grief",
         time_pref="evening",
         contact_ok=True,
-        created_at=int(T0),
-        updated_at=int(T0),
-        expires_at=int(T0) + 180 * DAY,
+        created_at=day_floor(T0, OSLO),  # stored as its day (issue 10)
+        updated_at=day_floor(T0, OSLO),
+        expires_at=day_floor(T0 + 180 * DAY, OSLO),
         reminded_at=None,
     )
     assert await storage.get_flow(key) is None
@@ -268,8 +270,9 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
         "grief",
         "day",
     )
-    assert changed.created_at == int(T0)
-    assert changed.updated_at == int(T0) + 3600
+    # Stored as their day only (issue 10: resident times cannot be joined with log lines).
+    assert changed.created_at == day_floor(T0, OSLO)
+    assert changed.updated_at == day_floor(T0 + 3600, OSLO)
     assert await storage.get_flow(key) is None
     # Same place: a change is not a new registration in the tallies.
     assert await storage.tallies_since(0) == [EventTally("Lyngen", "nord-norge", WEEK, "new", 1)]
@@ -602,7 +605,7 @@ async def test_flow_continues_after_a_restart(
         reg = await second.storage.get_registration(second.user_key(USER_ID))
         assert reg is not None
         assert (reg.municipality, reg.group_kind, reg.time_pref) == ("Lyngen", "open", "day")
-        assert reg.created_at == int(now[0])
+        assert reg.created_at == day_floor(now[0], ZoneInfo("Europe/Oslo"))
     finally:
         await stop_app(app)
 

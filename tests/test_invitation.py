@@ -19,6 +19,7 @@ import pytest
 
 from bot.app import create_services
 from bot.broadcast import Sender, SendReport
+from bot.clock import DAY
 from bot.config import Config
 from bot.content import Content
 from bot.fakeapi import Call, FakeApiError, FakeTelegram, Sent
@@ -138,11 +139,13 @@ class Town:
 
 
 @pytest.fixture
-async def town(person_factory: PersonFactory) -> Town:
+async def town(person_factory: PersonFactory, now: list[float]) -> Town:
     people: dict[int, Person] = {}
     for user_id, lang, place, kind, contact in RESIDENTS:
         people[user_id] = person_factory(user_id=user_id, language_code=lang)
         await register(people[user_id], place, kind, contact)
+    # Coordinators see the day's snapshot, which counts registrations from the day after.
+    now[0] += DAY
     return Town(
         people, person_factory(user_id=LYNGEN), person_factory(user_id=ALTA, language_code="nb")
     )
@@ -187,7 +190,7 @@ async def latest_invitation(services: Services, coordinator_id: int) -> int:
 
 
 @pytest.mark.parametrize("coordinator_lang", ["nb", "en"])
-@pytest.mark.parametrize("audience", ["all", "open", "grief"])
+@pytest.mark.parametrize("audience", ["all"])
 async def test_invitation_reaches_exactly_those_who_accepted_in_their_own_language(
     town: Town,
     services: Services,
@@ -211,18 +214,12 @@ async def test_invitation_reaches_exactly_those_who_accepted_in_their_own_langua
     for data in draft.audience.callback_data:
         assert services.signer.verify(LYNGEN, data) is not None
         assert services.signer.verify(ALTA, data) is None
-    # Preview, then the count (small counts as a band) and the question.
+    # Lyngen's kinds are 4 open and 1 grief: the breakdown is hidden, so no per-kind buttons.
+    assert len(draft.audience.callback_data) == 1
+    # Preview, then how many waited at midnight (as in the digest: 5, one of whom said no to
+    # messages; never the live number of recipients) and the question.
     assert draft.intro.text == ui(services, lang, "invitation.preview_intro")
-    shown = (
-        str(len(expected)) if len(expected) >= 3 else ui(services, lang, "counts.fewer_than", n=3)
-    )
-    # Only "everyone waiting" shows a number: a per-kind count beside the total could undo
-    # the digest's suppression by subtraction.
-    size = (
-        ui(services, lang, "invitation.recipients", count=shown)
-        if audience == "all"
-        else ui(services, lang, "invitation.recipients_hidden")
-    )
+    size = ui(services, lang, "invitation.recipients", count="5")
     assert draft.confirm.text.startswith(size)
     assert draft.confirm.button_texts == [
         ui(services, lang, "invitation.send"),
@@ -232,7 +229,7 @@ async def test_invitation_reaches_exactly_those_who_accepted_in_their_own_langua
     assert all_outbox_rows(database) == 0  # nothing leaves before the coordinator confirms
 
     queued = await send_now(coordinator, draft)
-    assert queued.last.text == f"{ui(services, lang, 'invitation.queued')}\n{size}"
+    assert queued.last.text == ui(services, lang, "invitation.queued")
     invitation_id = await latest_invitation(services, LYNGEN)
     rows = outbox(database, f"invitation:{invitation_id}")
     assert set(rows) == {services.user_key(uid) for uid in expected}
@@ -335,12 +332,13 @@ async def test_answers_show_as_counts_with_small_counts_banded(
     assert lines[1].endswith(f"Lyngen: kommer 3, kanskje {few}, ikke nå 0, delte kontakt 0"), (
         lines[1]
     )
-    # Changing one's mind changes the counts; "3" becomes a band.
+    # Changing one's mind changes the counts. "Coming" stays exact: those who press it are
+    # told the coordinator sees how many come, and they will be seen at the meeting anyway.
     await town[OPEN_NB_2].press(f"inv:{inv}:no")
     lines = await status_lines(town.lyngen)
-    assert lines[1].endswith(
-        f"Lyngen: kommer {few}, kanskje {few}, ikke nå {few}, delte kontakt 0"
-    ), lines[1]
+    assert lines[1].endswith(f"Lyngen: kommer 2, kanskje {few}, ikke nå {few}, delte kontakt 0"), (
+        lines[1]
+    )
     # Nothing about who: no ids, no names.
     for uid in LYNGEN_CONTACTABLE:
         assert str(uid) not in "\n".join(lines)
@@ -722,18 +720,17 @@ async def test_a_resident_who_blocked_the_bot_is_dropped(
     ) == [(0,)]
 
     # The next invitation counts and queues only those still reachable.
-    draft = await compose(town.lyngen, "open")
-    hidden = ui(services, "nb", "invitation.recipients_hidden")
-    assert draft.confirm.text.startswith(hidden)
+    draft = await compose(town.lyngen, "all")
     queued = await send_now(town.lyngen, draft)
-    assert queued.last.text == f"{ui(services, 'nb', 'invitation.queued')}\n{hidden}"
+    assert queued.last.text == ui(services, "nb", "invitation.queued")
     second_id = await latest_invitation(services, LYNGEN)
     assert set(outbox(database, f"invitation:{second_id}")) == {
         services.user_key(OPEN_NB),
         services.user_key(OPEN_NB_2),
+        services.user_key(GRIEF_NB),
     }
     report = await relay(app)
-    assert (report.sent, report.blocked) == (2, 0)
+    assert (report.sent, report.blocked) == (3, 0)
     assert tries == [OPEN_EN]  # never tried again
 
 
@@ -757,3 +754,42 @@ async def test_forget_by_a_coordinator_removes_their_invitations(
     await town.lyngen.press("forget:yes", on=confirm)
     assert await services.storage.get_invitation(sent_invitation) is None
     assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers") == [(0,)]
+
+
+async def test_per_kind_audiences_follow_the_digest_and_are_checked_on_the_server(
+    town: Town,
+    services: Services,
+    person_factory: PersonFactory,
+    now: list[float],
+    database: Path,
+) -> None:
+    """A kind is offered only when the day's digest shows its count; a signed button for a
+    hidden kind is refused, so "nobody" versus the write prompt cannot reveal one person's kind."""
+    coordinator = town.lyngen
+    choose = (await coordinator.say("/invitation")).first
+    assert choose.button_texts == [ui(services, "nb", "invitation.audience_all")]
+    for kind in ("grief", "open", "anxiety"):
+        forged = services.signer.sign(LYNGEN, f"ci:a:{kind}")
+        turn = await coordinator.press(forged, on=choose)
+        assert ui(services, "nb", "errors.stale_button") in turn.texts, kind
+    assert all_outbox_rows(database) == 0
+    # Two more grief registrations: 4 open, 3 grief. Not before tomorrow's snapshot...
+    for uid in (2101, 2102):
+        await register(person_factory(user_id=uid), "lyngen", "grief", "yes")
+    choose = (await coordinator.say("/invitation")).first
+    assert len(choose.callback_data) == 1
+    now[0] += DAY
+    choose = (await coordinator.say("/invitation")).first
+    grief_label = [t for t in choose.button_texts if "Sorg" in t or "sorg" in t]
+    assert len(choose.callback_data) == 3, choose.button_texts
+    assert grief_label, choose.button_texts
+    write = await coordinator.press_label(choose, grief_label[0])
+    assert write.last.text == ui(services, "nb", "invitation.write", max_chars=1500)
+    turn = await coordinator.say(TEXT)
+    size = ui(services, "nb", "invitation.recipients_kind", count="3")
+    assert turn.sent[2].text.startswith(size)
+    await send_now(coordinator, Draft(choose, turn.sent[1], turn.sent[2], turn.sent[0]))
+    invitation_id = await latest_invitation(services, LYNGEN)
+    assert set(outbox(database, f"invitation:{invitation_id}")) == {
+        services.user_key(uid) for uid in (GRIEF_NB, 2101, 2102)
+    }

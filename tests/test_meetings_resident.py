@@ -12,6 +12,7 @@ before the generic buttons router. Once app.py has them, the fixture adds nothin
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -523,14 +524,15 @@ async def test_reminder_the_day_before_once_in_each_persons_language(
     assert {r.campaign for r in rows} == {f"meeting-reminder:{meeting.id}:{meeting.starts_at}"}
     by_key = {r.recipient: r.payload for r in rows}
     for person, lang in ((nb, "nb"), (en, "en")):
-        expected = reminder_payload(services.content, services.config, lang, meeting)
+        sign = functools.partial(services.signer.sign, person.user_id)  # for them alone
+        expected = reminder_payload(services.content, services.config, lang, meeting, sign)
         assert by_key[key_of(services, person)] == expected
 
     await deliver(services, app)
     for person, lang in ((nb, "nb"), (en, "en")):
         last = person.fake.messages_to(person.user_id)[-1]
         assert ui(services, lang, "meetings.reminder.heading") in last.text
-        assert last.callback_data == [f"mt:{meeting.id}:ics"]
+        assert last.callback_data == [services.signer.sign(person.user_id, f"mt:{meeting.id}:ics")]
     now[0] += 3600
     assert await enqueue_meeting_reminders(services) == 0
     assert await storage.due_outbox(now[0], 100) == []

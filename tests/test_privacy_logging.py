@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.privacy import KEY_FILE_NAME, Pseudonymizer, load_or_create_key
+from bot.keys import default_key_file
+from bot.privacy import Pseudonymizer, load_or_create_key
 from bot.services import Services
 from tests.conftest import Person, PersonFactory
 
@@ -125,7 +126,7 @@ async def test_database_file_holds_no_id_while_open(
 
 @pytest.mark.usefixtures("services")
 async def test_secret_key_file_is_owner_only(config: Config) -> None:
-    assert_owner_only_key(config.data_dir / KEY_FILE_NAME)
+    assert_owner_only_key(default_key_file(config.data_dir))
 
 
 def assert_owner_only_key(path: Path) -> None:
@@ -137,9 +138,10 @@ def assert_owner_only_key(path: Path) -> None:
 def test_key_is_generated_once_and_reused(tmp_path: Path) -> None:
     first = load_or_create_key(tmp_path, None)
     assert load_or_create_key(tmp_path, None) == first
-    assert stat.S_IMODE((tmp_path / KEY_FILE_NAME).stat().st_mode) == 0o600
-    assert load_or_create_key(tmp_path / "other", "configured-secret") == b"configured-secret"
-    assert not (tmp_path / "other" / KEY_FILE_NAME).exists()
+    assert stat.S_IMODE(default_key_file(tmp_path).stat().st_mode) == 0o600
+    configured = "5f0c1d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d"
+    assert load_or_create_key(tmp_path / "other", configured) == configured.encode()
+    assert not default_key_file(tmp_path / "other").exists()
 
 
 def test_pseudonyms_are_stable_keyed_and_reveal_nothing() -> None:

@@ -3,6 +3,8 @@ deletes (tallied as expired), and running the job again never asks twice."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.clock import DAY, week_index
@@ -10,12 +12,13 @@ from bot.config import Config
 from bot.interest_views import expiry_date
 from bot.retention import RetentionReport, run_retention
 from bot.services import Services
-from bot.storage import EventTally, OutboxRow, Registration
+from bot.storage import EventTally, OutboxRow, Registration, day_floor
 from tests.conftest import USER_ID, Person, PersonFactory
 
 T0 = 1_700_000_000.0
 RETENTION = 180 * DAY
 REMINDER = 14 * DAY
+OSLO = ZoneInfo("Europe/Oslo")  # resident times are stored as their day there (issue 10)
 
 
 @pytest.fixture
@@ -52,7 +55,7 @@ async def test_reminder_is_queued_fourteen_days_before_expiry_and_only_once(
 ) -> None:
     reg = await register(person)
     key = services.user_key(USER_ID)
-    assert reg.expires_at == int(T0) + RETENTION
+    assert reg.expires_at == day_floor(T0 + RETENTION, OSLO)
 
     now[0] = reg.expires_at - REMINDER - 3600  # a little early: nothing yet
     assert await run_retention(services) == RetentionReport(reminded=0, expired=0)
@@ -80,7 +83,7 @@ async def test_reminder_is_queued_fourteen_days_before_expiry_and_only_once(
     ]
     stored = await services.storage.get_registration(key)
     assert stored is not None
-    assert stored.reminded_at == int(now[0])
+    assert stored.reminded_at == day_floor(now[0], OSLO)
 
     # Running again, now or a day later, does not ask twice.
     assert await run_retention(services) == RetentionReport(reminded=0, expired=0)
@@ -100,7 +103,7 @@ async def test_keep_extends_the_registration_and_it_is_asked_again_later(
 
     now[0] += 2 * DAY  # the person answers two days later
     turn = await person.press("i:keep")
-    new_expiry = int(now[0]) + RETENTION
+    new_expiry = day_floor(now[0] + RETENTION, OSLO)
     expected = ui(
         services, "nb", "retention.kept", expires=expiry_date(new_expiry, services.config)
     )
@@ -109,7 +112,11 @@ async def test_keep_extends_the_registration_and_it_is_asked_again_later(
     assert kept is not None
     assert kept.expires_at == new_expiry
     assert kept.reminded_at is None
-    assert (kept.municipality, kept.group_kind, kept.created_at) == ("Lyngen", "grief", int(T0))
+    assert (kept.municipality, kept.group_kind, kept.created_at) == (
+        "Lyngen",
+        "grief",
+        day_floor(T0, OSLO),
+    )
 
     # Past the old expiry nothing happens: it was kept.
     now[0] = reg.expires_at + DAY

@@ -121,13 +121,14 @@ async def test_times_come_from_the_injected_clock(
     storage: Storage, clock: Clock, tmp_path: Path
 ) -> None:
     await storage.set_language("k", "nb")
-    clock.now = NOW + 3600
+    clock.now = NOW + 3 * 86400
     await storage.set_language("k", "en")
     with sqlite3.connect(tmp_path / "db" / "s.sqlite3") as conn:
         created, updated = conn.execute(
             "SELECT created_at, updated_at FROM residents WHERE user_key = 'k'"
         ).fetchone()
-    assert (created, updated) == (int(NOW), int(NOW) + 3600)
+    # A resident's times are stored as their day (UTC here: no time zone given).
+    assert (created, updated) == (int(NOW) // 86400 * 86400, (int(NOW) // 86400 + 3) * 86400)
 
 
 async def test_in_memory_database_works(clock: Clock) -> None:

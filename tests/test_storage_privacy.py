@@ -17,7 +17,8 @@ import pytest
 
 from bot.clock import DAY
 from bot.config import Config
-from bot.privacy import KEY_FILE_NAME, ChatCipher
+from bot.keys import default_key_file
+from bot.privacy import ChatCipher
 from bot.retention import run_retention
 from bot.services import Services
 from tests.conftest import Person, PersonFactory
@@ -152,7 +153,7 @@ async def test_generated_secret_key_is_owner_only_and_outside_the_database(
 ) -> None:
     await register_typing_a_marker(person, services)
     assert config.secret_key is None  # the test deployment relies on the generated key
-    key_file = config.data_dir / KEY_FILE_NAME
+    key_file = default_key_file(config.data_dir)  # beside the data folder, not in it
     assert key_file.exists()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     secret = key_file.read_bytes().strip()

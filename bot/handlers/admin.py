@@ -1,4 +1,5 @@
-"""/invite and /roles with their revoke buttons (admins only), and opening an invite link.
+"""/invite, /invite list and /roles with their revoke buttons (admins only), and opening an
+invite link (its maker is then told, through the outbox).
 
 The role is checked on the server at every command and every press. To anyone who is not an
 admin these commands answer exactly like an unknown command, so their existence is not
@@ -23,8 +24,11 @@ from bot.invites import (
     create_invite,
     granted_roles,
     invite_link,
+    invite_press,
     is_invite_payload,
+    is_list_request,
     parse_invite_args,
+    pending_invites,
     revoke_press,
 )
 from bot.roles import roles_for
@@ -54,11 +58,21 @@ async def invite_command(update: Update, context: BotContext) -> None:
         await misc.unknown_command(update, context)
         raise ApplicationHandlerStop
     s, lang = context.services, await user_language(update, context)
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:  # _is_admin checked both; for the type checker
+        raise ApplicationHandlerStop
+    if is_list_request(list(context.args or [])):
+        pending = await pending_invites(s.storage, s.now())
+        button = _signed(context, user.id)
+        await send(update, views.invites_view(s.content, s.config, lang, pending, button))
+        raise ApplicationHandlerStop
     parsed = parse_invite_args(s.config, list(context.args or []))
     if isinstance(parsed, InviteProblem):
         await send(update, views.usage_view(s.content, s.config, lang, parsed))
         raise ApplicationHandlerStop
-    invite = await create_invite(s.storage, s.config, parsed, s.now())
+    key = s.user_key(user.id)
+    creator = (key, s.cipher.encrypt(chat.id, key))  # to tell this admin when it is used
+    invite = await create_invite(s.storage, s.config, parsed, s.now(), creator)
     events.info("invite created role=%s", invite.role)
     link = invite_link(context.bot.username, invite.token)
     await send(update, views.created_view(s.content, s.config, lang, invite, link))
@@ -76,12 +90,20 @@ async def accept_invite_payload(update: Update, context: BotContext, payload: st
     lang = await user_language(update, context)
     user_key = s.user_key(user.id)
     chat_enc = s.cipher.encrypt(chat.id, user_key)  # so digests can reach a granted role
-    grant = await accept_invite(s.storage, s.config, payload, user_key, chat_enc, s.now())
+    accepted = await accept_invite(s.storage, s.config, payload, user_key, chat_enc, s.now())
+    grant = accepted.grant
     if grant is None:
         events.info("invite refused")
     else:
         events.info("invite accepted role=%s", grant.role)
     await send(update, views.accepted_view(s.content, s.config, lang, grant))
+    if grant is not None and accepted.creator is not None:
+        # The admin who made the link hears that it was used: role and scope, never who.
+        admin_key, admin_chat = accepted.creator
+        admin_lang = await s.storage.get_language(admin_key) or s.config.default_language
+        notice = views.used_notice(s.content, s.config, admin_lang, grant, accepted.ref)
+        await s.storage.enqueue(f"invite-used:{accepted.ref}", [(admin_key, admin_chat, notice)])
+        s.outbox_changed()
     return True
 
 
@@ -111,11 +133,19 @@ async def on_admin_button(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     await query.answer()
     action, arg = pressed
+    button = _signed(context, user.id)
+    if action in ("il", "iv", "ik"):  # unused invite links
+        done = await invite_press(s.storage, s.now(), action, arg)
+        if done.kind == "revoked" and done.invite is not None:
+            events.info("invite revoked role=%s", done.invite.role)
+        pending = [] if done.kind == "confirm" else await pending_invites(s.storage, s.now())
+        view = views.invite_press_view(s.content, s.config, lang, done, pending, button)
+        await show(update, view)
+        raise ApplicationHandlerStop
     outcome = await revoke_press(s.storage, s.user_key(user.id), action, arg)
     if outcome.kind == "revoked" and outcome.grant is not None:
         events.info("role revoked role=%s", outcome.grant.role)
     granted = [] if outcome.kind == "confirm" else await granted_roles(s.storage)
-    button = _signed(context, user.id)
     await show(update, views.press_view(s.content, s.config, lang, outcome, granted, button))
     raise ApplicationHandlerStop
 

@@ -9,13 +9,15 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 
 from bot import render
 from bot.handlers.common import language_from_telegram, send
+from bot.logsafe import describe_exception
 from bot.services import BotContext
 
 log = logging.getLogger("selvhjelp.errors")
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    """Log the exception class and traceback (never the update), then tell the person."""
+    """Log the exception's type and where it was raised (never the update, never the
+    exception's text, which can quote what the person wrote), then tell the person."""
     error = context.error
     if isinstance(error, Forbidden):
         log.info("user blocked the bot")
@@ -23,7 +25,10 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network error talking to Telegram: %s", type(error).__name__)
         return
-    log.error("handler failed: %s", type(error).__name__, exc_info=error)
+    if error is None:
+        log.error("handler failed: no exception given")
+    else:
+        log.error("handler failed: %s", describe_exception(error))
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     services = context.services

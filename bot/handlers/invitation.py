@@ -27,7 +27,6 @@ from bot.handlers.common import (
     signed_press,
     user_language,
 )
-from bot.interest import kinds
 from bot.invitations import FLOW
 from bot.render import Rendered
 from bot.services import BotContext
@@ -74,8 +73,9 @@ async def _choose_audience(
     m = services.config.municipality_named(municipality)
     if m is None:
         return
+    shown = invitations.kinds_shown(await invitations.figures(services, m))
     view = views.audience_choice(
-        services.content, services.config, caller.lang, m.name, _signed(context, caller)
+        services.content, caller.lang, m.name, shown, _signed(context, caller)
     )
     await services.storage.set_flow(caller.key, FLOW, {"step": "audience", "municipality": m.name})
     await show(update, view)
@@ -133,16 +133,19 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         await show(update, stale)
         return
     if action == "a" and flow.get("step") == "audience":
+        # Everything here comes from the day's snapshot, the same figures as the digest: a
+        # live count, or "nobody" for a kind the digest hides, would reveal one person.
+        figs = await invitations.figures(services, m)
         kind = None if value == "all" else value
-        if kind is not None and kind not in kinds(config):
+        if kind is not None and kind not in invitations.kinds_shown(figs):
             await show(update, stale)
             return
-        count = len(await invitations.recipients(services, m, kind))
-        if count == 0:
+        if figs.waiting == 0:
             nobody = content.text(lang, "invitation.nobody", municipality=m.name)
             await show(update, Rendered(nobody))
             await services.storage.clear_flow(caller.key)
             return
+        count = figs.waiting if kind is None else dict(figs.by_kind or ()).get(kind, 0)
         await services.storage.set_flow(
             caller.key, FLOW, {**flow, "step": "text", "kind": kind, "count": count}
         )
@@ -157,10 +160,8 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         chat = update.effective_chat
         assert chat is not None
         kind = flow.get("kind")
-        count = await invitations.send_draft(
-            services, caller.key, chat.id, m, kind, str(flow["text"])
-        )
-        await show(update, views.queued(content, config, lang, kind, count))
+        await invitations.send_draft(services, caller.key, chat.id, m, kind, str(flow["text"]))
+        await show(update, views.queued(content, lang))
     else:  # a replayed button for a step already done
         await show(update, stale)
 

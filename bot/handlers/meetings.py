@@ -16,6 +16,7 @@ from bot.meeting_subscriptions import (
     FROM_ELSEWHERE,
     Presser,
     change_following,
+    meeting_is_listed,
     parse_follow,
     parse_meeting_button,
     refusal,
@@ -30,7 +31,9 @@ from bot.meeting_views import (
     region_view,
     stopped_view,
 )
+from bot.roles import roles_for
 from bot.services import BotContext, Services
+from bot.storage import Meeting
 
 __all__ = ["HANDLERS", "follow_button"]  # follow_button: used by the start and interest handlers
 
@@ -42,6 +45,20 @@ def _presser(update: Update, services: Services, lang: str) -> Presser | None:
     if chat is None or user is None or chat.type != ChatType.PRIVATE:
         return None
     return Presser(services.user_key(user.id), chat.id, lang)
+
+
+async def _may_press(
+    services: Services, user_id: int, meeting: Meeting, action: str, signed: bool
+) -> bool:
+    """Checked at every press: a button signed for this person was sent to them; an unsigned
+    one (from before buttons were signed, or typed by hand) only works on a meeting for their
+    places (bot.meeting_subscriptions.meeting_is_listed): no calendar file, no mark otherwise.
+    "Stop" only ever removes the presser's own subscriptions, so it is never refused."""
+    if signed or action == "stop":
+        return True
+    key = services.user_key(user_id)
+    roles = await roles_for(services.config, services.storage, key, user_id)
+    return await meeting_is_listed(services.storage, roles, key, meeting)
 
 
 async def meetings_command(update: Update, context: BotContext) -> None:
@@ -90,13 +107,24 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
     services = context.services
     content, config, storage = services.content, services.config, services.storage
     lang = await user_language(update, context)
-    parsed = parse_meeting_button(query.data)
+    user_id = update.effective_user.id
+    # Signed for its recipient (a borrowed or forged tag verifies to None); unsigned: a button
+    # from before buttons were signed.
+    signed = "~" in query.data
+    plain = services.signer.verify(user_id, query.data) if signed else query.data
+    parsed = parse_meeting_button(plain) if plain is not None else None
     presser = _presser(update, services, lang)
-    if parsed is None or presser is None:
+    if presser is None or (parsed is None and not signed):  # malformed, or not in a private chat
         await refuse_press(query, content, lang)
         return
-    meeting_id, action = parsed
-    meeting = await storage.get_meeting(meeting_id)
+    meeting = await storage.get_meeting(parsed[0]) if parsed is not None else None
+    if parsed is None or (
+        meeting is not None and not await _may_press(services, user_id, meeting, parsed[1], signed)
+    ):
+        events.info("meeting_button_refused")
+        await query.answer(content.text(lang, "subscribe.meeting.not_yours"), show_alert=True)
+        return
+    action = parsed[1]
     now = int(services.now())
     refused = refusal(meeting, action, now)
     if refused is not None:

@@ -8,6 +8,7 @@ from telegram.ext import CommandHandler, filters
 from bot import render
 from bot.clock import week_index
 from bot.handlers.common import events, send, show, user_language
+from bot.retention import OUTBOX_KEEP_DAYS
 from bot.services import BotContext
 
 
@@ -16,7 +17,11 @@ async def privacy_command(update: Update, context: BotContext) -> None:
     lang = await user_language(update, context)
     services = context.services
     text = services.content.text(
-        lang, "privacy.text", retention_days=services.config.retention_days
+        lang,
+        "privacy.text",
+        retention_days=services.config.retention_days,
+        reminder_days=services.config.reminder_days,
+        outbox_days=OUTBOX_KEEP_DAYS,
     )
     await send(update, render.Rendered(text))
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler, filters
 
-from bot.clock import week_index
 from bot.deeplink import parse_start_payload
 from bot.handlers import admin, meetings
 from bot.handlers.common import events, send, user_language
+from bot.link_stats import count_poster_start
 from bot.render import Rendered, main_menu_keyboard
 from bot.services import BotContext
 
@@ -24,9 +24,9 @@ async def start(update: Update, context: BotContext) -> None:
     if payload and payload.municipality:
         m = payload.municipality
         text += "\n\n" + services.content.text(lang, "start.from_place", municipality=m.name)
-        # Link statistics: a tally per place and week, never who pressed.
-        week = week_index(services.now(), services.config.timezone)
-        await services.storage.count_link_start(m.name, m.region_id, week)
+        # Link statistics: a tally per place and week, once per person, never who pressed.
+        if update.effective_user is not None:
+            await count_poster_start(services, update.effective_user.id, m)
     events.info(
         "start deeplink=%s", payload.municipality.code if payload and payload.municipality else "-"
     )
