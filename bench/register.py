@@ -114,7 +114,8 @@ def script(choice: Choice) -> list[Step]:
     """The updates of one resident's whole flow, each with what the reply must offer."""
     steps = [
         Step("say", "/interest", "i:e:yes"),
-        Step("press", "i:e:yes", "i:l:ok"),
+        Step("press", "i:e:yes", "i:a:yes"),
+        Step("press", "i:a:yes", "i:l:ok"),
         Step("press", "i:l:ok", "i:u"),
     ]
     first_kind = f"i:k:{choice.kind}"

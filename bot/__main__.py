@@ -6,7 +6,8 @@ python -m bot chat            local terminal chat: the same bot, no token, nothi
 python -m bot ask [--lang nb|en] [QUESTION ...]
                               answer questions (or one per stdin line) as JSON lines
 python -m bot check-config [PATH]
-                              validate config.yaml; one line per problem, exit 1 if broken
+                              validate config.yaml; one line per problem, exit 1 if broken;
+                              risky values are WARNING lines (exit 0)
 python -m bot poster --municipality NAME [--lang nb|en] [--out poster.pdf] [--bot-username U]
                               write a printable A4 poster (PDF, and a PNG beside it) whose QR
                               code opens the bot for that municipality
@@ -20,10 +21,11 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from bot import logsafe
-from bot.config import LANGUAGES, Config, ConfigError, load_config
+from bot.config import LANGUAGES, Config, ConfigError, config_warnings, load_config
 from bot.content import Content, ContentError, load_content
 from bot.keys import SecretKeyError, check_configured_key
 
@@ -136,7 +138,13 @@ def _main(argv: list[str] | None = None) -> int:
         "--user-id",
         type=int,
         default=None,
-        help="chat as this Telegram user id, e.g. a coordinator's from config.yaml",
+        help="chat as this Telegram user id, e.g. a coordinator's from config.yaml "
+        "(in the chat, /as switches person)",
+    )
+    chat.add_argument(
+        "--files",
+        default=None,
+        help="folder for the files the bot sends (posters, calendar files); default chat-files",
     )
     ask = sub.add_parser("ask", help="answer questions as JSON lines")
     ask.add_argument("--lang", choices=("nb", "en"))
@@ -171,8 +179,13 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         if config.secret_key:
             check_configured_key(config.secret_key)  # a weak one: SecretKeyError, exit 1
+        warnings = config_warnings(config)
+        for warning in warnings:
+            print(f"{path}: WARNING: {warning}", file=sys.stderr)
         counts = f"{len(config.municipalities)} municipalities, {len(config.regions)} regions"
-        print(f"{path}: OK ({counts})")
+        plural = "warning" if len(warnings) == 1 else "warnings"
+        noted = f" with {len(warnings)} {plural}, see above" if warnings else ""
+        print(f"{path}: OK{noted} ({counts})")
         return 0
 
     if args.command == "poster":
@@ -189,6 +202,8 @@ def _main(argv: list[str] | None = None) -> int:
             )
             return 2
         setup_logging()
+        for warning in config_warnings(config):  # config text only: no person, id or key
+            log.warning("config: %s (python -m bot check-config)", warning)
         return run_telegram(config)
 
     from bot import local
@@ -196,10 +211,12 @@ def _main(argv: list[str] | None = None) -> int:
     setup_logging(logging.WARNING)
     if command == "chat":
         user_id = args.user_id or local.LOCAL_USER_ID
+        files = Path(args.files) if getattr(args, "files", None) else local.CHAT_FILES
         return asyncio.run(
-            local.run_terminal_chat(config, args.lang, sys.stdin, sys.stdout, user_id)
+            local.run_terminal_chat(config, args.lang, sys.stdin, sys.stdout, user_id, files)
         )
-    questions = [" ".join(args.question)] if args.question else local.stdin_lines()
+    # Each argument is its own question, as each stdin line is (quote a question of many words).
+    questions = list(args.question) if args.question else local.stdin_lines()
     return asyncio.run(local.run_ask(config, args.lang, questions, sys.stdout))
 
 

@@ -19,6 +19,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.config import Config
 from bot.content import Content
 from bot.invites import (
+    NOTE_MAX_CHARS,
     CreatedInvite,
     GrantedRole,
     InviteOutcome,
@@ -27,7 +28,6 @@ from bot.invites import (
     config_roles,
     invite_id,
     invite_ref,
-    local_time,
     scope_label,
 )
 from bot.render import Rendered, main_menu_keyboard
@@ -38,6 +38,24 @@ MAX_LISTED = 40  # granted roles shown with a button; keeps the message and keyb
 
 # (label, callback data) -> a button; the handler signs every admin button with it.
 Button = Callable[[str, str], InlineKeyboardButton]
+# An encrypted admin's label for a role link -> its text ("" for none); the handler decrypts.
+NoteOf = Callable[[bytes | None], str]
+
+
+def _no_note(_: bytes | None) -> str:
+    return ""
+
+
+def ref_text(content: Content, lang: str, ref: str, note: str) -> str:
+    """ "34eea9", or with the admin's label: "34eea9 «Kari på biblioteket»"."""
+    return content.text(lang, "admin.roles.ref_with_note", ref=ref, note=note) if note else ref
+
+
+def day_text(content: Content, config: Config, lang: str, ts: int) -> str:
+    """ "02.12.2026" / "2 Dec 2026", in config's time zone."""
+    local = datetime.fromtimestamp(ts, ZoneInfo(config.timezone))
+    month = content.text(lang, f"admin.invites.month.{local.month}")
+    return content.text(lang, "admin.roles.date", day=local.day, month=month, year=local.year)
 
 
 def parse_press(data: str | None) -> tuple[str, str] | None:
@@ -64,6 +82,9 @@ def usage_view(content: Content, config: Config, lang: str, problem: InviteProbl
     )
     if problem.reason == "usage":
         return Rendered(usage)
+    if problem.reason == "note_too_long":
+        what = content.text(lang, "admin.invite.note_too_long", max=NOTE_MAX_CHARS)
+        return Rendered(f"{what}\n\n{usage}")
     what = content.text(lang, f"admin.invite.unknown_{problem.reason}", given=problem.given)
     return Rendered(f"{what}\n\n{usage}")
 
@@ -95,6 +116,9 @@ def created_view(
         timezone=config.timezone,
         link=link,
     )
+    if invite.note:  # say that the label is kept, and until when
+        kept = content.text(lang, "admin.invite.note", note=invite.note)
+        text = f"{text.rstrip()}\n\n{kept}"
     return Rendered(text)
 
 
@@ -116,8 +140,10 @@ def roles_view(
     granted: list[GrantedRole],
     button: Button,
     note: str = "",
+    note_of: NoteOf = _no_note,
 ) -> Rendered:
-    """Config roles (read-only) and granted roles, each granted one with a revoke button."""
+    """Config roles (read-only) and granted roles, each granted one with a revoke button and
+    named by its reference and the admin's label for the link, if any."""
 
     def t(key: str, **values: object) -> str:
         return content.text(lang, f"admin.roles.{key}", **values)
@@ -126,7 +152,10 @@ def roles_view(
         return role_text(content, config, lang, role, scope)
 
     def day(ts: int) -> str:
-        return local_time(ts, config.timezone, "%Y-%m-%d")
+        return day_text(content, config, lang, ts)
+
+    def ref(g: GrantedRole) -> str:
+        return ref_text(content, lang, g.ref, note_of(g.note_enc))
 
     lines = [note, ""] if note else []
     lines += [t("title"), "", t("config_heading")]
@@ -137,7 +166,7 @@ def roles_view(
     shown = granted[:MAX_LISTED]
     lines += ["", t("granted_heading")]
     lines += [
-        t("granted_line", role=role(g.role, g.scope), ref=g.ref, date=day(g.granted_at))
+        t("granted_line", role=role(g.role, g.scope), ref=ref(g), date=day(g.granted_at))
         for g in shown
     ] or [t("none")]
     if len(granted) > len(shown):
@@ -147,7 +176,7 @@ def roles_view(
     rows = [
         [
             button(
-                t("revoke_button", ref=g.ref, role=role(g.role, g.scope)),
+                t("revoke_button", ref=ref(g), role=role(g.role, g.scope)),
                 f"{PREFIX}rv:{g.grant_id}",
             )
         ]
@@ -163,12 +192,14 @@ def press_view(
     outcome: RevokeOutcome,
     granted: list[GrantedRole],
     button: Button,
+    note_of: NoteOf = _no_note,
 ) -> Rendered:
     """What a press led to: the confirmation, or the list (`granted`) with a note on it."""
     grant = outcome.grant
     role = role_text(content, config, lang, grant.role, grant.scope) if grant else ""
+    ref = ref_text(content, lang, grant.ref, note_of(grant.note_enc)) if grant else ""
     if outcome.kind == "confirm" and grant is not None:
-        text = content.text(lang, "admin.roles.confirm", role=role, ref=grant.ref)
+        text = content.text(lang, "admin.roles.confirm", role=role, ref=ref)
         yes = content.text(lang, "admin.roles.confirm_yes")
         no = content.text(lang, "admin.roles.confirm_no")
         rows = [
@@ -180,8 +211,8 @@ def press_view(
     if outcome.kind in ("gone", "not_self"):
         note = content.text(lang, f"admin.roles.{outcome.kind}")
     elif outcome.kind == "revoked" and grant is not None:
-        note = content.text(lang, "admin.roles.revoked", role=role, ref=grant.ref)
-    return roles_view(content, config, lang, granted, button, note)
+        note = content.text(lang, "admin.roles.revoked", role=role, ref=ref)
+    return roles_view(content, config, lang, granted, button, note, note_of)
 
 
 def invites_view(
@@ -191,8 +222,13 @@ def invites_view(
     pending: list[PendingInvite],
     button: Button,
     note: str = "",
+    note_of: NoteOf = _no_note,
 ) -> Rendered:
-    """Unused invite links (role, scope, expiry, reference), each with a revoke button."""
+    """Unused invite links (role, scope, expiry, reference and label), each with a revoke
+    button."""
+
+    def ref(i: PendingInvite) -> str:
+        return ref_text(content, lang, invite_ref(i), note_of(i.note_enc))
 
     def t(key: str, **values: object) -> str:
         return content.text(lang, f"admin.invites.{key}", **values)
@@ -204,7 +240,7 @@ def invites_view(
         t(
             "line",
             role=role_text(content, config, lang, i.role, i.scope),
-            ref=invite_ref(i),
+            ref=ref(i),
             expires=expiry_text(content, config, lang, i.expires_at),
         )
         for i in shown
@@ -218,7 +254,7 @@ def invites_view(
             button(
                 t(
                     "revoke_button",
-                    ref=invite_ref(i),
+                    ref=ref(i),
                     role=role_text(content, config, lang, i.role, i.scope),
                 ),
                 f"{PREFIX}iv:{invite_id(i)}",
@@ -236,13 +272,15 @@ def invite_press_view(
     outcome: InviteOutcome,
     pending: list[PendingInvite],
     button: Button,
+    note_of: NoteOf = _no_note,
 ) -> Rendered:
     """What a press on an invite link's button led to: the confirmation, or the list again
     (`pending`) with a note on it."""
     invite = outcome.invite
     role = role_text(content, config, lang, invite.role, invite.scope) if invite else ""
+    ref = ref_text(content, lang, invite_ref(invite), note_of(invite.note_enc)) if invite else ""
     if outcome.kind == "confirm" and invite is not None:
-        text = content.text(lang, "admin.invites.confirm", role=role, ref=invite_ref(invite))
+        text = content.text(lang, "admin.invites.confirm", role=role, ref=ref)
         yes = content.text(lang, "admin.invites.confirm_yes")
         no = content.text(lang, "admin.invites.confirm_no")
         rows = [[button(yes, f"{PREFIX}ik:{invite_id(invite)}")], [button(no, f"{PREFIX}il")]]
@@ -251,8 +289,8 @@ def invite_press_view(
     if outcome.kind == "gone":
         note = content.text(lang, "admin.invites.gone")
     elif outcome.kind == "revoked" and invite is not None:
-        note = content.text(lang, "admin.invites.revoked", role=role, ref=invite_ref(invite))
-    return invites_view(content, config, lang, pending, button, note)
+        note = content.text(lang, "admin.invites.revoked", role=role, ref=ref)
+    return invites_view(content, config, lang, pending, button, note, note_of)
 
 
 def used_notice(

@@ -106,10 +106,42 @@ def preview(screen: Screen, meeting: Meeting) -> tuple[Rendered, ...]:
     )
 
 
+PLACE_CHARS = 24  # of a meeting's place in its list buttons: enough to tell meetings apart
+
+
+def short_place(place: str) -> str:
+    """ "Lyngseidet samfunnshus, Storgata 1" -> "Lyngseidet samfunnshus": up to the first comma,
+    cut with an ellipsis beyond PLACE_CHARS."""
+    head = place.split(",")[0].strip() or place.strip()
+    return head if len(head) <= PLACE_CHARS else head[: PLACE_CHARS - 1].rstrip() + "…"
+
+
+def button_label(screen: Screen, starts: datetime, place: str, with_time: bool) -> str:
+    """What a list button names a meeting by: "12.03 Lyngseidet" / "12 Mar Lyngseidet", with
+    the time too ("12.03 kl. 18.00 Lyngseidet") when two meetings share a day and place."""
+    key = "announce.button_meeting_time" if with_time else "announce.button_meeting"
+    month = screen.text(f"announce.month_short.{starts.month}")
+    return screen.text(
+        key,
+        day=starts.day,
+        month=starts.month,
+        month_short=month,
+        hour=starts.hour,
+        minute=starts.minute,
+        place=short_place(place),
+    )
+
+
 def list_view(screen: Screen, listed: list[tuple[Meeting, dict[str, int] | None]]) -> Rendered:
-    """Upcoming meetings with anonymous counts, and change / cancel buttons for active ones."""
+    """Upcoming meetings with anonymous counts, and change / cancel buttons for active ones
+    named by date and place (a title alone, cut off, could not tell them apart)."""
     tz = ZoneInfo(screen.config.timezone)
     lines, rows = [screen.text("announce.list_heading")], []
+    labels = [
+        button_label(screen, datetime.fromtimestamp(m.starts_at, tz), m.place, False)
+        for m, counts in listed
+        if counts is not None
+    ]
     for m, counts in listed:
         starts = datetime.fromtimestamp(m.starts_at, tz)
         when = format_when(starts, screen.lang, screen.content, screen.config.timezone)
@@ -126,8 +158,11 @@ def list_view(screen: Screen, listed: list[tuple[Meeting, dict[str, int] | None]
                 remind=screen.count(counts["remind"]),
             )
         )
-        rows.append(screen.row("announce.change", f"an:ch:{m.id}", title=m.title[:30]))
-        rows.append(screen.row("announce.cancel_meeting", f"an:cx:{m.id}", title=m.title[:30]))
+        label = button_label(screen, starts, m.place, False)
+        if labels.count(label) > 1:
+            label = button_label(screen, starts, m.place, True)
+        rows.append(screen.row("announce.change", f"an:ch:{m.id}", meeting=label))
+        rows.append(screen.row("announce.cancel_meeting", f"an:cx:{m.id}", meeting=label))
     if len(lines) == 1:
         return notice(screen, "announce.list_none")
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from bot import meeting_views
+from bot import meeting_subscriptions, meeting_views
+from bot.clock import DAY
 from bot.config import Config, Region
 from bot.services import Services
 from bot.storage import Meeting
@@ -133,14 +134,28 @@ def is_open(meeting: Meeting | None, regions: frozenset[str]) -> TypeGuard[Meeti
 async def recipients(
     services: Services, region_id: str, targets: tuple[str, ...]
 ) -> list[tuple[str, bytes]]:
-    """Subscribers of the targeted places, plus the coordinators there (each once)."""
-    storage, config, cipher = services.storage, services.config, services.cipher
-    found = dict(await storage.subscribers_for(region_id, targets))
-    for c in config.coordinators:
+    """Who an announcement goes to, each once (the consent model of issue 11): residents
+    registered in the targeted places who said yes to messages (unless they stopped meetings
+    there), everyone following those places or their whole region, and the coordinators
+    there."""
+    storage = services.storage
+    found = dict(await storage.registered_for_meetings(region_id, targets))
+    for key, chat_enc in await storage.subscribers_for(region_id, targets):
+        found.setdefault(key, chat_enc)
+    for key, chat_enc in await coordinators_of(services, targets):
+        found.setdefault(key, chat_enc)
+    return list(found.items())
+
+
+async def coordinators_of(services: Services, targets: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """The coordinators of these places (config.yaml and role links): they get every
+    announcement there, and its changes."""
+    found: dict[str, bytes] = {}
+    for c in services.config.coordinators:
         if set(c.municipalities) & set(targets):
             key = services.user_key(c.user_id)
-            found.setdefault(key, cipher.encrypt(c.user_id, key))
-    for grant in await storage.all_roles():
+            found.setdefault(key, services.cipher.encrypt(c.user_id, key))
+    for grant in await services.storage.all_roles():
         if grant.role == "coordinator" and grant.scope in targets:
             found.setdefault(grant.user_key, grant.chat_enc)
     return list(found.items())
@@ -157,25 +172,54 @@ def recipient_sign(services: Services, key: str, chat_enc: bytes) -> meeting_vie
     return lambda data: signer.sign(chat_id, data)
 
 
-async def announce(services: Services, meeting: Meeting) -> int:
-    """Put the announcement in the outbox for everyone in its places who has not had it."""
+async def announce(
+    services: Services, meeting: Meeting, skip: frozenset[str] = frozenset()
+) -> int:
+    """Put the announcement in the outbox for everyone in its places who has not had it (nor
+    is in `skip`: told of it otherwise), and remember them as its recipients (they hear of a
+    change or cancellation)."""
     storage, content, config = services.storage, services.content, services.config
     rows = []
     for key, chat_enc in await recipients(services, meeting.region_id, meeting.municipalities):
+        if key in skip:
+            continue
         lang = await storage.get_language(key) or config.default_language
         sign = recipient_sign(services, key, chat_enc)
         payload = meeting_views.announcement_payload(content, config, lang, meeting, sign)
         rows.append((key, chat_enc, payload))
+    await storage.add_meeting_recipients(meeting.id, (key for key, _, _ in rows))
     added = await storage.enqueue(f"meeting:{meeting.id}", rows)
     services.outbox_changed()
     return added
 
 
-async def notify_marked(services: Services, meeting: Meeting, campaign: str, kind: str) -> int:
-    """Tell everyone who pressed "I'm coming" or "Remind me" about a change or cancellation."""
+async def told_of_changes(services: Services, meeting: Meeting) -> list[tuple[str, bytes]]:
+    """Everyone a change or cancellation reaches, each once: those the meeting was sent or
+    shown to, those who marked it ("I'm coming", "Remind me") and the coordinators there (who
+    got it as part of their role); nobody else."""
+    storage = services.storage
+    found = dict(await storage.meeting_recipients(meeting.id))
+    for key, chat_enc in await storage.marked_people(meeting.id):
+        found.setdefault(key, chat_enc)
+    for key, chat_enc in await coordinators_of(services, meeting.municipalities):
+        found.setdefault(key, chat_enc)
+    return list(found.items())
+
+
+async def notify_marked(
+    services: Services,
+    meeting: Meeting,
+    campaign: str,
+    kind: str,
+    people: list[tuple[str, bytes]] | None = None,
+) -> int:
+    """Tell everyone who had the announcement (or marked the meeting) about a change or
+    cancellation; `people` when the caller read them before changing who that is."""
     storage, content, config = services.storage, services.content, services.config
     rows = []
-    for key, chat_enc in await storage.marked_people(meeting.id):
+    if people is None:
+        people = await told_of_changes(services, meeting)
+    for key, chat_enc in people:
         lang = await storage.get_language(key) or config.default_language
         build = meeting_views.change_payload if kind == "change" else meeting_views.cancel_payload
         sign = recipient_sign(services, key, chat_enc)
@@ -212,20 +256,49 @@ async def change(services: Services, draft: Meeting, regions: frozenset[str]) ->
         description=draft.description,
         municipalities=draft.municipalities,
     )
-    version = await services.storage.update_meeting(meeting)
+    # Too close now for a reminder the day before: the change notice is the last word, so no
+    # reminder follows it (and "remind me" said so when pressed this close).
+    rearm = meeting.starts_at - int(services.now()) > DAY
+    version = await services.storage.update_meeting(meeting, rearm=rearm)
     meeting = replace(meeting, version=version)
-    # Places added by the change get the announcement; everyone who had it keeps theirs.
-    await announce(services, meeting)
-    return await notify_marked(services, meeting, f"meeting:{meeting.id}:v{version}", "change")
+    told = await told_of_changes(services, old)  # before the new places are added
+    campaign = f"meeting:{meeting.id}:v{version}"
+    notified = await notify_marked(services, meeting, campaign, "change", told)
+    # Places added by the change get the announcement (as it is now); everyone who had it
+    # keeps theirs and has the change notice instead.
+    await announce(services, meeting, frozenset(key for key, _ in told))
+    return notified
 
 
 async def cancel(services: Services, meeting: Meeting) -> int:
-    """Cancel a meeting and tell those who signed up; how many were told."""
+    """Cancel a meeting: nothing queued about it goes out any more (announcement, change,
+    reminder: dropped here, and the sender re-checks), and everyone who had it is told."""
     cancelled = replace(meeting, status="cancelled")
     version = await services.storage.update_meeting(cancelled)
+    await services.storage.drop_meeting_queue(meeting.id)
     return await notify_marked(
         services, replace(cancelled, version=version), f"meeting:{meeting.id}:cancel", "cancel"
     )
+
+
+def for_places(meeting: Meeting, places: list[tuple[str, str]]) -> bool:
+    """Whether a meeting was announced to one of these places (a municipality, or '' for a
+    whole region)."""
+    return any(
+        region == meeting.region_id and (not name or name in meeting.municipalities)
+        for region, name in places
+    )
+
+
+async def upcoming_for(services: Services, places: list[tuple[str, str]]) -> list[Meeting]:
+    """Upcoming, not cancelled meetings for these places, soonest first."""
+    now = int(services.now())
+    found: dict[int, Meeting] = {}
+    for region_id in sorted({region for region, _ in places}):
+        for m in await services.storage.meetings_in_region(region_id, now):
+            if m.status == "active" and for_places(m, places):
+                found[m.id] = m
+    return sorted(found.values(), key=lambda m: (m.starts_at, m.id))
 
 
 async def upcoming(
@@ -238,3 +311,16 @@ async def upcoming(
             counts = None if m.status == "cancelled" else await services.storage.mark_counts(m.id)
             listed.append((m, counts))
     return listed
+
+
+async def listing_for(
+    services: Services, key: str
+) -> tuple[list[tuple[str, str]], tuple[str, str] | None, list[Meeting]]:
+    """What /meetings shows a person: the places whose meetings reach them, the one their
+    registration brings (or None), and the upcoming meetings there. Each meeting shown counts
+    as received: a change or cancellation of it reaches them too."""
+    places, registered = await meeting_subscriptions.followed_places(services.storage, key)
+    meetings = await upcoming_for(services, places) if places else []
+    for m in meetings:
+        await services.storage.add_meeting_recipients(m.id, (key,))
+    return places, registered, meetings

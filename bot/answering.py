@@ -78,9 +78,10 @@ def crisis_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetecto
     return Reply("crisis", lang, crisis_kind=found.kind, crisis_tier=found.tier)
 
 
-def faq_reply(text: str, chat_lang: str, faq: FaqIndex) -> Reply:
-    """For a message already checked for crisis language: the FAQ's best reply."""
-    reading = faq.read(text, chat_lang)
+def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> Reply:
+    """For a message already checked for crisis language: the FAQ's best reply. `firm`: the
+    chat language was chosen or the conversation's (a short message does not overrule it)."""
+    reading = faq.read(text, chat_lang, firm)
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
     match = faq.rank(reading)

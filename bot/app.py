@@ -11,7 +11,7 @@ from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import logsafe
+from bot import command_menus, logsafe, role_help
 from bot.config import Config
 from bot.content import Content, load_content
 from bot.faq import FaqIndex
@@ -44,18 +44,8 @@ from bot.transport import JsonRequest
 log = logging.getLogger(__name__)
 
 # Shown in Telegram's command menu, in this order; descriptions come from flows/<lang>/ui.yaml.
-MENU_COMMANDS = (
-    "start",
-    "faq",
-    "interest",
-    "mine",
-    "meetings",
-    "help",
-    "language",
-    "privacy",
-    "forget",
-    "cancel",
-)
+# Role holders get their role's commands too, in their own chat (bot/command_menus.py).
+MENU_COMMANDS = role_help.RESIDENT_COMMANDS
 # Telegram language codes that get the bokmål menu; everyone else gets English.
 NORWEGIAN_MENU_CODES = ("nb", "nn", "no")
 # A token is required by the library even when the fake API answers; it is never sent anywhere.
@@ -117,6 +107,7 @@ async def register_commands(app: Application) -> None:
     await app.bot.set_my_commands(menu("en"), language_code="en")
     for code in NORWEGIAN_MENU_CODES:
         await app.bot.set_my_commands(menu("nb"), language_code=code)
+    await command_menus.publish_all(app.bot, services)  # best effort, never raises
 
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"  # python-telegram-bot's defaults

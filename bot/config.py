@@ -6,6 +6,7 @@ A broken file never half-loads: `load_config` collects every problem as one line
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -22,6 +23,38 @@ CRISIS_KINDS = ("suicide", "self_harm", "violence", "medical", "other_in_danger"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CODE_RE = re.compile(r"^[a-z0-9-]{1,24}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# What a crisis number may look like without a warning: digits, spaces, a leading +.
+_PHONE_RE = re.compile(r"^\+?[\d ]+$")
+# The keys each part of config.yaml may have; anything else is a typo or a misplaced key.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "(top level)": (
+        "telegram",
+        "data_dir",
+        "key_file",
+        "default_language",
+        "crisis",
+        "privacy",
+        "interest",
+        "sending",
+        "digest",
+        "regions",
+        "roles",
+    ),
+    "telegram": ("mode", "api_base_url", "file_base_url", "webhook"),
+    "telegram.webhook": ("listen", "port", "public_url"),
+    "crisis": ("numbers",),
+    "crisis.numbers[]": ("key", "number", "for"),
+    "privacy": ("min_count", "retention_days", "reminder_days_before_expiry", "min_age"),
+    "interest": ("themes", "ready_at"),
+    "sending": ("rate_per_second", "seconds_between_messages_to_one_chat"),
+    "digest": ("weekday", "time", "timezone"),
+    "regions[]": ("id", "name", "office", "municipalities"),
+    "regions[].municipalities[]": ("name", "code", "aliases", "poster_from", "contact"),
+    "roles": ("invite_valid_days", "admins", "coordinators", "offices"),
+    "roles.coordinators[]": ("user_id", "municipalities"),
+    "roles.offices[]": ("user_id", "region"),
+}
+_INDEX_RE = re.compile(r"\[\d+\]")
 
 
 class ConfigError(Exception):
@@ -39,6 +72,10 @@ class Municipality:
     code: str
     region_id: str
     aliases: tuple[str, ...] = ()
+    # Printed on its posters: who the poster is from (default: the region's office), and a
+    # phone number or web address for people without Telegram ("": point to selvhjelp.no).
+    poster_from: str = ""
+    contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,11 +173,13 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def fail(self, path: str, expected: str, value: Any) -> None:
+    def fail(self, path: str, expected: str, value: Any, why: str = "") -> None:
         got = "nothing" if value is None else repr(value)
         if len(got) > 60:
             got = got[:57] + "..."
-        self.problems.append(f"{path}: expected {expected}, got {got}")
+        self.problems.append(
+            f"{path}: expected {expected}, got {got}" + (f"; {why}" if why else "")
+        )
 
     def mapping(self, raw: Any, path: str, required: bool = True) -> Mapping[str, Any]:
         if raw is None and not required:
@@ -148,6 +187,11 @@ class _Checker:
         if not isinstance(raw, Mapping):
             self.fail(path, "a mapping of keys", raw)
             return {}
+        known = _KEYS.get(_INDEX_RE.sub("[]", path))
+        if known is not None:
+            for key in raw:
+                if key not in known:
+                    self.problems.append(_unknown_key(path, key, known))
         return raw
 
     def string(self, raw: Any, path: str, default: str | None = None) -> str:
@@ -158,11 +202,22 @@ class _Checker:
             return default or ""
         return raw.strip()
 
-    def integer(self, raw: Any, path: str, low: int, high: int, default: int | None = None) -> int:
+    def integer(
+        self,
+        raw: Any,
+        path: str,
+        low: int,
+        high: int,
+        default: int | None = None,
+        why_low: str = "",
+    ) -> int:
         if raw is None and default is not None:
             return default
         if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
-            self.fail(path, f"a whole number from {low} to {high}", raw)
+            too_low = isinstance(raw, int) and not isinstance(raw, bool) and raw < low
+            self.fail(
+                path, f"a whole number from {low} to {high}", raw, why_low if too_low else ""
+            )
             return default if default is not None else low
         return raw
 
@@ -191,6 +246,39 @@ class _Checker:
             else:
                 self.fail(f"{path}[{i}]", "a name", item)
         return tuple(out)
+
+
+def _join(path: str, key: str) -> str:
+    return key if path == "(top level)" else f"{path}.{key}"
+
+
+def _unknown_key(path: str, key: Any, known: tuple[str, ...]) -> str:
+    """`path.key: unknown key; did you mean ...?`: the nearest key here, else the same key
+    (or a near one) in another part of the file, else the keys this part may have."""
+    # YAML 1.1 reads some bare keys as other types (`yes:`/`on:` -> True, `1:` -> 1).
+    name = key if isinstance(key, str) else repr(key)
+    if len(name) > 40:
+        name = name[:37] + "..."
+    where = _join(path, name)
+    close = difflib.get_close_matches(name.casefold(), known, n=1, cutoff=0.6)
+    if close:
+        return f"{where}: unknown key; did you mean {close[0]}?"
+    if isinstance(key, bool):
+        return f"{where}: unknown key (YAML reads a bare yes, no, on or off as {key}: quote it)"
+    # A key put in the wrong section: the sections that are not list items have one path each.
+    here = _INDEX_RE.sub("[]", path)
+    leaves = {
+        k: _join(p, k)
+        for p, keys in reversed(_KEYS.items())
+        if "[" not in p and p != here
+        for k in keys
+    }
+    near = difflib.get_close_matches(name.casefold(), leaves, n=1, cutoff=0.8)
+    if near:
+        moved = leaves[near[0]]
+        at = moved if "." in moved else f"{moved} at the top level"
+        return f"{where}: unknown key here; did you mean {at}?"
+    return f"{where}: unknown key; the keys here are {', '.join(known)}"
 
 
 def _env(name: str, environ: Mapping[str, str]) -> str | None:
@@ -244,7 +332,13 @@ def _regions(c: _Checker, raw: Any) -> tuple[Region, ...]:
             seen_codes.add(code)
             seen_names.add(name.casefold())
             aliases = c.names(m["aliases"], f"{mpath}.aliases") if "aliases" in m else ()
-            munis.append(Municipality(name, code, region_id, aliases))
+            office = r.get("office")
+            default_sender = office.strip() if isinstance(office, str) else ""
+            sender = c.string(m.get("poster_from"), f"{mpath}.poster_from", "") or default_sender
+            contact = c.string(m.get("contact"), f"{mpath}.contact", "")
+            munis.append(
+                Municipality(name, code, region_id, aliases, poster_from=sender, contact=contact)
+            )
         regions.append(
             Region(
                 id=region_id,
@@ -302,6 +396,8 @@ def parse_config(
     numbers = []
     for i, item in enumerate(c.sequence(crisis.get("numbers"), "crisis.numbers", "numbers")):
         m = c.mapping(item, f"crisis.numbers[{i}]")
+        if not m and isinstance(item, Mapping):
+            c.fail(f"crisis.numbers[{i}]", "a number with key and number", item)
         if m:
             number = m.get("number")
             if isinstance(number, int):
@@ -316,13 +412,15 @@ def parse_config(
                     kinds,
                 )
                 kinds = []
-            numbers.append(
-                CrisisNumber(
-                    c.string(m.get("key"), f"crisis.numbers[{i}].key"),
-                    c.string(number, f"crisis.numbers[{i}].number"),
-                    tuple(str(k) for k in kinds),
+            key = c.string(m.get("key"), f"crisis.numbers[{i}].key")
+            dial = c.string(number, f"crisis.numbers[{i}].number")
+            if any(ch.isalpha() for ch in dial):  # "11O", "113a": cannot be dialled at all
+                c.fail(
+                    f"crisis.numbers[{i}].number",
+                    "a phone number of digits and spaces (a letter in it cannot be dialled)",
+                    dial,
                 )
-            )
+            numbers.append(CrisisNumber(key, dial, tuple(str(k) for k in kinds)))
     if isinstance(crisis.get("numbers"), list) and not numbers:
         c.fail("crisis.numbers", "at least one emergency number", crisis.get("numbers"))
     for kind in CRISIS_KINDS:
@@ -404,7 +502,15 @@ def parse_config(
             root.get("default_language"), "default_language", LANGUAGES, "nb"
         ),
         crisis_numbers=tuple(numbers),
-        min_count=c.integer(privacy.get("min_count"), "privacy.min_count", 3, 100, 3),
+        min_count=c.integer(
+            privacy.get("min_count"),
+            "privacy.min_count",
+            3,
+            100,
+            3,
+            why_low="below 3, a count of 1 or 2 would be shown to coordinators and offices, and "
+            "they often know who that is (docs/THREAT_MODEL.md; Statistics Norway uses 3)",
+        ),
         retention_days=c.integer(
             privacy.get("retention_days"), "privacy.retention_days", 15, 3650, 180
         ),
@@ -434,6 +540,36 @@ def parse_config(
     if c.problems:
         raise ConfigError(source, c.problems)
     return config
+
+
+def config_warnings(config: Config) -> list[str]:
+    """Values that work but are probably not what was meant, one line each (check-config
+    prints them as WARNING and still exits 0)."""
+    warnings = []
+    if not config.admins:
+        warnings.append(
+            "roles.admins: no admins: nobody can create role links (/invite), see /roles or "
+            "hear of interest where there is no coordinator (unless granted by an earlier link)"
+        )
+    if not config.coordinators:
+        warnings.append(
+            "roles.coordinators: no coordinators: nobody receives the weekly digest of people "
+            "waiting (unless granted by an invite link)"
+        )
+    for i, n in enumerate(config.crisis_numbers):
+        if not _PHONE_RE.match(n.number) or sum(ch.isdigit() for ch in n.number) < 3:
+            warnings.append(
+                f"crisis.numbers[{i}].number: {n.number!r} does not look like a phone number "
+                "(digits and spaces, perhaps a + first, at least 3 digits); it is shown as "
+                "written to people in crisis"
+            )
+    for i, r in enumerate(config.regions):
+        if not r.municipalities:
+            warnings.append(
+                f"regions[{i}].municipalities: region {r.id!r} has no municipalities: nobody "
+                "can choose it, and its office's announcements reach nobody"
+            )
+    return warnings
 
 
 def load_config(

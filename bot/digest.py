@@ -233,7 +233,10 @@ class DigestWriter:
         if name:
             return name
         region = self.config.region(region_id)
-        return self.t("not_listed", region=region.name if region else region_id)
+        if region is None:  # a place outside the configured regions ("elsewhere in Norway")
+            elsewhere = self.content.text(self.lang, "interest.elsewhere")
+            return self.t("not_listed", region=elsewhere)
+        return self.t("not_listed", region=region.name)
 
     def label(self, axis: str, key: str) -> str:
         if axis == "kind" and key not in ("open", "any", OTHER):

@@ -22,6 +22,7 @@ import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from bot import chat_language
 from bot.config import LANGUAGES
 from bot.content import Content
 from bot.textnorm import apply_variants, normalise, tokens
@@ -78,6 +79,7 @@ class Reading:
     words: tuple[str, ...]  # normalised word tokens, before nynorsk/dialect mapping
     lang: str
     smalltalk: str | None  # "thanks" or "greeting" when that is all the message says
+    margin: float = 0.0  # how many more function words of `lang` than of the other language
 
 
 class _LanguageIndex:
@@ -350,8 +352,10 @@ class FaqIndex:
             for lang in LANGUAGES
         }
 
-    def read(self, text: str, fallback_lang: str) -> Reading:
-        """Normalise and split the message once, for everything asked of it below."""
+    def read(self, text: str, fallback_lang: str, firm: bool = False) -> Reading:
+        """Normalise and split the message once, for everything asked of it below. `firm`: the
+        fallback is a chosen or held chat language, which a short message's weak evidence does
+        not overrule (bot/chat_language.py)."""
         words = tuple(tokens(normalise(text)))
         if any(w.isdigit() for w in words):
             words = self._ages(words)
@@ -365,7 +369,8 @@ class FaqIndex:
         en = sum((0.5 if w == "i" else 1.0) for w in words if w in hints_en)
         nb = sum(w in hints_nb for w in words)
         lang = "en" if en > nb else "nb" if nb > en else fallback_lang
-        return Reading(words, lang, self._smalltalk_kind(words))
+        lang = chat_language.reply_language(lang, len(words), en, nb, fallback_lang, firm)
+        return Reading(words, lang, self._smalltalk_kind(words), abs(en - nb))
 
     def _ages(self, words: tuple[str, ...]) -> tuple[str, ...]:
         """A number from 13 to 99 said of a person ("er 19", "is 15", "19 år") -> age."""

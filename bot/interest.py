@@ -17,6 +17,9 @@ from bot.config import Config, Municipality
 from bot.storage import Registration
 
 FLOW = "interest"
+# The region id of a place outside every configured region ("somewhere else in Norway"); stored
+# like a municipality that is not listed (municipality ''), so admins see it as such.
+ELSEWHERE = "elsewhere"
 TIMES = ("day", "evening", "either")
 FIELDS = ("place", "kind", "time", "contact")
 MATCH_CUTOFF = 70.0  # rapidfuzz WRatio a typed name must reach to be offered
@@ -27,8 +30,9 @@ MAX_MATCHES = 3
 class Draft:
     """The answers so far, and where the person is."""
 
-    step: str = "entry"  # entry, limits, place, region, typing, unlisted, kind, time, contact,
-    #                      summary; `edit` marks a change to a saved registration from /mine
+    step: str = "entry"  # entry, age, sober, place, region, typing, unlisted, kind, time,
+    #                      contact, summary; `edit` marks a change to a saved registration
+    #                      from /mine
     region_id: str | None = None
     municipality: str | None = None  # config name; '' = not listed in the region
     kind: str | None = None
@@ -43,6 +47,8 @@ class Draft:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Draft:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if known.get("step") == "limits":  # saved before age and sobriety became two questions
+            known["step"] = "age"
         return cls(**known)
 
     @property
@@ -68,6 +74,15 @@ def choose_place(draft: Draft, municipality: Municipality) -> Draft:
 
 def choose_unlisted(draft: Draft, region_id: str) -> Draft:
     return replace(draft, region_id=region_id, municipality="")
+
+
+def exact_municipality(config: Config, typed: str) -> Municipality | None:
+    """The municipality whose name or alias is exactly what was typed (case and spaces aside)."""
+    text = " ".join(typed.split()).casefold()
+    for m in config.municipalities:
+        if text in (label.casefold() for label in (m.name, *m.aliases)):
+            return m
+    return None
 
 
 def match_municipalities(config: Config, typed: str) -> list[Municipality]:

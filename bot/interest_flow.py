@@ -15,6 +15,7 @@ from typing import Literal
 from bot.clock import DAY, week_index
 from bot.config import Config
 from bot.interest import (
+    ELSEWHERE,
     FIELDS,
     FLOW,
     TIMES,
@@ -32,14 +33,17 @@ events = logging.getLogger("selvhjelp.events")
 
 MoveKind = Literal[
     "start",  # "register interest" on a poster link's welcome; `value` is the municipality code
+    "withdraw_ask",  # "withdraw" in /mine: ask first
     "withdraw",
+    "mine",  # "no, keep it" on that question: show the registration again
     "keep",
     "delete",
     "step",  # the draft moved on (or back): save it and show its step
     "stale",  # a button of another step: show the step they are at
     "on_behalf",
     "unsure",
-    "limits_refused",
+    "age_refused",
+    "sober_refused",
     "change_menu",
     "cancelled",
     "save",  # the draft is complete and confirmed (or an edit is done): register it
@@ -48,11 +52,14 @@ MoveKind = Literal[
 # Which button actions each step accepts.
 ALLOWED = {
     "entry": {"e"},
-    "limits": {"l"},
-    "place": {"r", "t", "u", "m"},
-    "typing": {"r", "t", "u", "m"},
-    "region": {"m", "ur", "r", "t", "u"},
-    "unlisted": {"ur"},
+    # "l" at the age step: the button of the one combined age-and-sober question that came
+    # before them ("Yes, that's right" to both), still on messages sent before the split.
+    "age": {"a", "l"},
+    "sober": {"l"},
+    "place": {"r", "t", "u", "m", "o"},
+    "typing": {"r", "t", "u", "m", "o"},
+    "region": {"m", "ur", "r", "t", "u", "o"},
+    "unlisted": {"ur", "o"},
     "kind": {"k"},
     "time": {"h"},
     "contact": {"c"},
@@ -60,13 +67,20 @@ ALLOWED = {
 }
 ALLOWED_ANYWHERE = {a for actions in ALLOWED.values() for a in actions}
 ENTRY_VALUES = ("yes", "other", "unsure")
+AGE_VALUES = ("yes", "no")
 LIMIT_VALUES = ("ok", "no")
 SUMMARY_VALUES = ("ok", "edit", "cancel")
 TYPED_PLACE_STEPS = ("place", "typing", "region")
 # Presses on the registration itself (withdraw, or answer the retention reminder).
-ON_REGISTRATION: dict[str, MoveKind] = {"w": "withdraw", "keep": "keep", "del": "delete"}
+ON_REGISTRATION: dict[str, MoveKind] = {
+    "w": "withdraw_ask",
+    "wy": "withdraw",
+    "wn": "mine",
+    "keep": "keep",
+    "del": "delete",
+}
 # Moves that end the flow without saving anything.
-ENDS_FLOW = ("on_behalf", "unsure", "limits_refused", "cancelled")
+ENDS_FLOW = ("on_behalf", "unsure", "age_refused", "sober_refused", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,9 @@ def apply_press(config: Config, draft: Draft, action: str, value: str) -> Draft 
     if action == "ur" and config.region(value):
         chosen = choose_unlisted(draft, value)
         return replace(chosen, step=chosen.next_step())
+    if action == "o" and not value:  # somewhere in Norway outside the configured regions
+        chosen = choose_unlisted(draft, ELSEWHERE)
+        return replace(chosen, step=chosen.next_step())
     if action == "k" and value in kinds(config):
         chosen = replace(draft, kind=value)
         return replace(chosen, step=chosen.next_step())
@@ -158,7 +175,9 @@ async def decide(
             return None
         return Move(ON_REGISTRATION[action])
     draft = await load_draft(storage, key)
-    if draft is None and action == "x":  # change one answer of a saved registration
+    if action == "x" and (draft is None or draft.edit):
+        # "Change" on /mine: always from what is registered, wherever an earlier change was
+        # left (an old change is never a reason to refuse the button just shown).
         reg = await storage.get_registration(key)
         if reg is not None and value in FIELDS:
             return Move("step", reopen(from_registration(reg, value), value))
@@ -168,13 +187,22 @@ async def decide(
         return Move("stale", draft)
     if action == "e" and value in ENTRY_VALUES:
         if value == "yes":
-            return Move("step", replace(draft, step="limits"))
+            return Move("step", replace(draft, step="age"))
         return Move("on_behalf" if value == "other" else "unsure")
-    if action in ("l", "s") and value not in (*LIMIT_VALUES, *SUMMARY_VALUES):
+    valid = {"a": AGE_VALUES, "l": LIMIT_VALUES, "s": SUMMARY_VALUES}
+    if action in valid and value not in valid[action]:
         return None
+    if action == "a":
+        if value == "yes":
+            return Move("step", replace(draft, step="sober"))
+        return Move("age_refused")
+    if action == "l" and draft.step == "age":  # the combined question's button
+        if value == "ok":
+            return Move("step", replace(draft, step="place"))
+        return Move("stale", draft)  # "no" to both: ask the two questions one at a time
     if action == "l":
         return (
-            Move("step", replace(draft, step="place")) if value == "ok" else Move("limits_refused")
+            Move("step", replace(draft, step="place")) if value == "ok" else Move("sober_refused")
         )
     if action == "s":
         if value == "ok" and draft.complete:

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.config import Config, Municipality
 from bot.content import Content
-from bot.interest import TIMES, Draft, kinds
+from bot.interest import ELSEWHERE, TIMES, Draft, kinds
 from bot.interest_flow import Move
 from bot.render import Rendered, topic_button
 from bot.storage import Registration
@@ -41,6 +41,8 @@ def kind_label(content: Content, lang: str, kind: str) -> str:
 def place_label(content: Content, config: Config, lang: str, region_id: str, name: str) -> str:
     if name:
         return name
+    if region_id == ELSEWHERE:
+        return content.text(lang, "interest.elsewhere")
     region = config.region(region_id)
     return content.text(lang, "interest.not_listed", region=region.name if region else region_id)
 
@@ -63,13 +65,23 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
                 ]
             ),
         )
-    if draft.step == "limits":
+    if draft.step == "age":
         return Rendered(
-            t(lang, "interest.limits", min_age=config.min_age),
+            t(lang, "interest.age", min_age=config.min_age),
             _column(
                 [
-                    _button(t(lang, "interest.limits_ok"), "i:l:ok"),
-                    _button(t(lang, "interest.limits_no"), "i:l:no"),
+                    _button(t(lang, "interest.age_yes", min_age=config.min_age), "i:a:yes"),
+                    _button(t(lang, "interest.age_no", min_age=config.min_age), "i:a:no"),
+                ]
+            ),
+        )
+    if draft.step == "sober":
+        return Rendered(
+            t(lang, "interest.sober"),
+            _column(
+                [
+                    _button(t(lang, "interest.sober_ok"), "i:l:ok"),
+                    _button(t(lang, "interest.sober_no"), "i:l:no"),
                 ]
             ),
         )
@@ -94,6 +106,7 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
             )
     if draft.step == "unlisted":
         buttons = [_button(r.name, f"i:ur:{r.id}") for r in config.regions]
+        buttons.append(_button(t(lang, "interest.place_elsewhere"), "i:o"))
         return Rendered(t(lang, "interest.place_pick_region_for_unlisted"), _column(buttons))
     if draft.step == "kind":
         buttons = [_button(kind_label(content, lang, k), f"i:k:{k}") for k in kinds(config)]
@@ -167,13 +180,67 @@ def typed_place_view(
     view = matches_view(content, lang, matches)
     if matches:
         return view
-    return Rendered(view.text, step_view(content, config, lang, typing).keyboard)
+    keyboard = step_view(content, config, lang, typing).keyboard
+    rows = keyboard.inline_keyboard if keyboard else ()
+    elsewhere = (_button(content.text(lang, "interest.place_elsewhere"), "i:o"),)
+    return Rendered(view.text, InlineKeyboardMarkup((*rows, elsewhere)))
 
 
 def stale_view(content: Content, config: Config, lang: str, draft: Draft) -> Rendered:
     """A button from another step: say so, and show the step they are at."""
     step = step_view(content, config, lang, draft)
     return Rendered(f"{content.text(lang, 'interest.stale')}\n\n{step.text}", step.keyboard)
+
+
+def step_name(content: Content, lang: str, draft: Draft) -> str:
+    """What the step is about, in a few words ("kommunen", "tidspunktet")."""
+    step = "place" if draft.step in ("region", "typing", "unlisted") else draft.step
+    return content.text(lang, f"interest.step_name.{step}")
+
+
+def hinted_step_view(
+    content: Content, config: Config, lang: str, draft: Draft, note: str = "interest.typed_hint"
+) -> Rendered:
+    """The step again, under a short note: they are mid-way in /interest, and how to stop."""
+    step = step_view(content, config, lang, draft)
+    return Rendered(f"{step_hint(content, lang, draft, note)}\n\n{step.text}", step.keyboard)
+
+
+def step_hint(content: Content, lang: str, draft: Draft, note: str = "interest.typed_hint") -> str:
+    return content.text(lang, note, step=step_name(content, lang, draft))
+
+
+def _number(config: Config, key: str) -> str:
+    return next((n.number for n in config.crisis_numbers if n.key == key), "")
+
+
+def age_refused_view(content: Content, config: Config, lang: str) -> Rendered:
+    """Under the age limit: who can help instead (never just a pointer to /help)."""
+    line = _number(config, "children_line")
+    key = "interest.age_refused" if line else "interest.age_refused_no_line"
+    emergency = _number(config, "emergency") or "113"
+    text = content.text(lang, key, min_age=config.min_age, children_line=line, emergency=emergency)
+    return Rendered(text)
+
+
+def sober_refused_view(content: Content, config: Config, lang: str) -> Rendered:
+    """Cannot come sober: welcome when they can, and someone to talk to meanwhile."""
+    line = _number(config, "mental_helse")
+    key = "interest.sober_refused" if line else "interest.sober_refused_no_line"
+    return Rendered(content.text(lang, key, mental_helse=line))
+
+
+def withdraw_ask_view(content: Content, lang: str) -> Rendered:
+    t = content.text
+    return Rendered(
+        t(lang, "mine.withdraw_ask"),
+        _column(
+            [
+                _button(t(lang, "mine.withdraw_yes"), "i:wy"),
+                _button(t(lang, "mine.withdraw_no"), "i:wn"),
+            ]
+        ),
+    )
 
 
 def unsure_view(content: Content, lang: str) -> Rendered:
@@ -191,8 +258,12 @@ def move_view(content: Content, config: Config, lang: str, move: Move) -> Render
         return Rendered(summary.text, change_menu(content, lang))
     if move.kind == "unsure":
         return unsure_view(content, lang)
-    if move.kind == "limits_refused":
-        return Rendered(content.text(lang, "interest.limits_refused", min_age=config.min_age))
+    if move.kind == "age_refused":
+        return age_refused_view(content, config, lang)
+    if move.kind == "sober_refused":
+        return sober_refused_view(content, config, lang)
+    if move.kind == "withdraw_ask":
+        return withdraw_ask_view(content, lang)
     return Rendered(content.text(lang, _DONE_TEXTS[move.kind]))
 
 

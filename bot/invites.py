@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -27,6 +28,7 @@ REF_CHARS = 6  # shown to admins: enough to tell people apart, too short to mean
 GRANT_ID_CHARS = 12  # carried in revoke buttons: unique in practice, fits in 64 bytes signed
 INVITE_ID_CHARS = 12  # of the token's hash, carried in an invite link's revoke button
 LIST_WORDS = ("list", "liste", "lenker", "links")  # `/invite list`: the unused links
+NOTE_MAX_CHARS = 60  # an admin's label for a link: "Kari på biblioteket", not a letter
 
 # Words an admin may type for each role (English, and the bokmål an admin would reach for).
 ROLE_WORDS = {
@@ -43,15 +45,19 @@ ROLE_WORDS = {
 
 @dataclass(frozen=True)
 class InviteRequest:
-    """What an invite will grant: role and scope (municipality name, region id, '' for admin)."""
+    """What an invite will grant: role and scope (municipality name, region id, '' for admin),
+    and the admin's own label for whom it is for (stored encrypted with the link, then with
+    the role, and erased with either)."""
 
     role: str
     scope: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class InviteProblem:
-    """Why `/invite` arguments were refused: 'usage', 'municipality' or 'region'."""
+    """Why `/invite` arguments were refused: 'usage', 'municipality', 'region' or
+    'note_too_long'."""
 
     reason: str
     given: str = ""
@@ -63,6 +69,7 @@ class CreatedInvite:
     role: str
     scope: str
     expires_at: int
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class GrantedRole:
     scope: str
     granted_at: int
     user_key: str
+    note_enc: bytes | None = None  # the admin's label, encrypted (ChatCipher.decrypt_note)
+    chat_enc: bytes = b""  # their encrypted chat: to update their command menu when revoked
 
 
 # What an admin's press on a /roles button came to (flows/ has a note for gone, not_self and
@@ -145,21 +154,51 @@ def find_region(config: Config, text: str) -> Region | None:
     return next((r for r in config.regions if wanted in (r.id.casefold(), _fold(r.name))), None)
 
 
+def _note(words: list[str]) -> str | None:
+    """The label after the scope ("Kari på biblioteket"), without a leading dash or colon;
+    None when it is too long."""
+    note = " ".join(words).strip().lstrip("-\u2013\u2014:,;").strip()
+    return note if len(note) <= NOTE_MAX_CHARS else None
+
+
+def _scope_and_note(
+    words: list[str], find: Callable[[str], str | None]
+) -> tuple[str, list[str]] | None:
+    """The longest run of leading words that names a scope, and the words after it."""
+    for n in range(len(words), 0, -1):
+        found = find(" ".join(words[:n]))
+        if found is not None:
+            return found, words[n:]
+    return None
+
+
 def parse_invite_args(config: Config, args: list[str]) -> InviteRequest | InviteProblem:
-    """`/invite coordinator <municipality>`, `/invite office <region>` or `/invite admin`."""
+    """`/invite coordinator <municipality> [label]`, `/invite office <region> [label]` or
+    `/invite admin [label]`; the label is the admin's own note of whom the link is for."""
     if not args or args[0].casefold() not in ROLE_WORDS:
         return InviteProblem("usage")
     role = ROLE_WORDS[args[0].casefold()]
-    rest = " ".join(args[1:]).strip()
+    words = [w for w in args[1:] if w.strip()]
     if role == "admin":
-        return InviteRequest("admin", "") if not rest else InviteProblem("usage")
-    if not rest:
+        note = _note(words)
+        return InviteProblem("note_too_long") if note is None else InviteRequest(role, "", note)
+    if not words:
         return InviteProblem("usage")
     if role == "coordinator":
-        muni = find_municipality(config, rest)
-        return InviteRequest(role, muni.name) if muni else InviteProblem("municipality", rest)
-    region = find_region(config, rest)
-    return InviteRequest(role, region.id) if region else InviteProblem("region", rest)
+        found = _scope_and_note(
+            words, lambda text: m.name if (m := find_municipality(config, text)) else None
+        )
+        missing = InviteProblem("municipality", " ".join(words))
+    else:
+        found = _scope_and_note(
+            words, lambda text: r.id if (r := find_region(config, text)) else None
+        )
+        missing = InviteProblem("region", " ".join(words))
+    if found is None:
+        return missing
+    scope, rest = found
+    note = _note(rest)
+    return InviteProblem("note_too_long") if note is None else InviteRequest(role, scope, note)
 
 
 def scope_label(config: Config, role: str, scope: str) -> str:
@@ -193,14 +232,18 @@ async def create_invite(
     request: InviteRequest,
     now: float,
     creator: tuple[str, bytes] | None = None,
+    note_enc: bytes | None = None,
 ) -> CreatedInvite:
     """A fresh single-use invite; the token goes into the link, only its hash into storage,
-    with `creator` ((user key, encrypted chat) of the admin) to tell when it is used."""
+    with `creator` ((user key, encrypted chat) of the admin) to tell when it is used, and the
+    admin's label for it (`note_enc`, request.note encrypted by the caller)."""
     token, token_hash = new_invite_token()
     expires_at = int(now) + config.invite_days * DAY
     by, chat = creator if creator is not None else (None, None)
-    await storage.create_invite(token_hash, request.role, request.scope, expires_at, by, chat)
-    return CreatedInvite(token, request.role, request.scope, expires_at)
+    await storage.create_invite(
+        token_hash, request.role, request.scope, expires_at, by, chat, note_enc
+    )
+    return CreatedInvite(token, request.role, request.scope, expires_at, request.note)
 
 
 def is_list_request(args: list[str]) -> bool:
@@ -259,10 +302,11 @@ async def accept_invite(
     if used is None:
         return AcceptedInvite(None)
     creator = await storage.take_invite_creator(token_hash)
+    note_enc = await storage.take_invite_note(token_hash)  # from now on only with the grant
     role, scope = used
     if not scope_is_known(config, role, scope):
         return AcceptedInvite(None)
-    grant = RoleGrant(user_key, role, scope, chat_enc, int(now))
+    grant = RoleGrant(user_key, role, scope, chat_enc, int(now), note_enc)
     await storage.grant_role(grant)
     return AcceptedInvite(grant, creator, invite_ref(token_hash))
 
@@ -293,6 +337,8 @@ def _granted(grant: RoleGrant) -> GrantedRole:
         grant.scope,
         grant.created_at,
         grant.user_key,
+        grant.note_enc,
+        grant.chat_enc,
     )
 
 

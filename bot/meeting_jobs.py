@@ -3,6 +3,9 @@
 Called from the scheduler's tick. Safe across restarts and repeated ticks: a reminder goes into
 the outbox under `meeting-reminder:<id>:<starts_at>` (UNIQUE per recipient) before its mark
 is flagged as reminded, so a crash between the two only repeats an enqueue the outbox ignores.
+A cancelled meeting is never reminded of: this job skips it, cancelling drops reminders already
+queued (`Storage.drop_meeting_queue`), and the sender re-checks right before each request
+(`Storage.begin_send`), which also drops a reminder of a start time the meeting no longer has.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ async def enqueue_meeting_reminders(services: Services) -> int:
     added = 0
     for meeting_id, people in by_meeting.items():
         meeting = await storage.get_meeting(meeting_id)
-        if meeting is None:
+        if meeting is None or meeting.status != "active":  # cancelled meanwhile: never remind
             continue
         rows: list[tuple[str, bytes, dict[str, Any]]] = []
         for user_key, chat_enc in people:

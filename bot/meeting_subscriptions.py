@@ -1,16 +1,22 @@
 """Following information meetings, and a resident's marks on one meeting (domain, no Telegram).
 
-Following is private: a subscription is (user key, region, municipality or '' for the whole
-region), stored next to the registration and erased by /forget. "Coming" and "remind me" are
-anonymous marks the office sees as counts.
+Who hears of a meeting (issue 11), one model told the same way everywhere: a resident who
+registered interest and said yes to messages gets the meetings of the municipality they
+registered in; anyone can follow more places with /meetings, or stop any of them (stopping the
+registered place keeps the yes for start-meeting invitations). Following is private: a
+subscription is (user key, region, municipality or '' for the whole region), stored next to the
+registration and erased by /forget. "Coming" and "remind me" are anonymous marks the office sees
+as counts.
 
 Button data is checked here against config.yaml; anything forged or out of date parses to None:
-- `ms:home` the overview; `ms:r:<region>` a region's municipalities;
+- `ms:home` the overview; `ms:open` the same as a new message (from an FAQ answer);
+  `ms:r:<region>` a region's municipalities;
 - `ms:m:<code>` / `ms:w:<region>` follow a municipality / a whole region (edits the view);
 - `ms:sub:<code>` / `ms:subr:<region>` the same from another message (the "registration
   saved" message, "follow again"), answered with a new message so that one stays as it was;
 - `ms:un:<code>` / `ms:unr:<region>` stop one; `ms:all` stop all;
-- `mt:<meeting id>:<action>` one meeting's buttons (bot.meeting_views), action in ACTIONS,
+- `mt:<meeting id>:<action>` one meeting's buttons (bot.meeting_views), action in ACTIONS
+  (`show`: the meeting's card, from the /meetings list),
   signed for its recipient (`~tag`); a press works only on a button signed for the presser, or
   (unsigned, from before buttons were signed) on a meeting `meeting_is_listed` for them.
 """
@@ -30,10 +36,10 @@ from bot.storage import Meeting, Storage
 log = logging.getLogger("selvhjelp.events")
 
 Place = tuple[str, str]  # (region id, municipality name or '' for the whole region)
-ACTIONS = ("ics", "rem", "go", "stop")  # calendar file, remind me, I'm coming, stop
+ACTIONS = ("ics", "rem", "go", "stop", "show")  # calendar file, remind me, coming, stop, card
 FOLLOW = ("m", "w", "sub", "subr")
 UNFOLLOW = ("un", "unr")
-FROM_ELSEWHERE = ("sub", "subr")  # answered with a new message, not by editing the view
+FROM_ELSEWHERE = ("sub", "subr", "open")  # answered with a new message, not by editing
 _MARKS = {"rem": "remind", "go": "coming"}
 _MEETING_DATA = re.compile(r"^mt:([0-9]{1,12}):([a-z]{1,8})$")
 
@@ -53,7 +59,7 @@ def parse_follow(data: str, config: Config) -> tuple[str, Place | None] | None:
     if parts[0] != "ms" or len(parts) > 3:
         return None
     if len(parts) == 2:
-        return (parts[1], None) if parts[1] in ("home", "all") else None
+        return (parts[1], None) if parts[1] in ("home", "all", "open") else None
     action, value = parts[1], parts[2]
     if action in ("r", "w", "subr", "unr"):
         region = config.region(value)
@@ -88,20 +94,49 @@ async def change_following(
     """Carry out an `ms:` button on the presser's own subscriptions; returns the content key
     of the note to show above the overview ('' when nothing changed)."""
     key = presser.key
+    registered = await registered_place(storage, key)
     if action in FOLLOW and place is not None:
         await remember(storage, cipher, presser)
+        if registered is not None and registered[1] == place:
+            await storage.set_meeting_optout(key, *place, stopped=False)  # on again
         added = await storage.subscribe(key, *place)
         log.info("meetings_subscribed added=%s", added)
         return "subscribe.subscribed" if added else "subscribe.already"
     if action in UNFOLLOW and place is not None:
+        if registered is not None and registered[1] == place:
+            await storage.set_meeting_optout(key, *place, stopped=True)
         await storage.unsubscribe(key, *place)
         log.info("meetings_unsubscribed")
         return "subscribe.unsubscribed"
     if action == "all":
+        if registered is not None:
+            await storage.set_meeting_optout(key, *registered[1], stopped=True)
         await storage.unsubscribe(key)
         log.info("meetings_unsubscribed_all")
         return "subscribe.stopped_all"
     return ""
+
+
+async def registered_place(storage: Storage, key: str) -> tuple[bool, Place] | None:
+    """(still on, place) of the municipality the person registered in with a yes to
+    messages: on when its meetings reach them, off when they stopped them; None when their
+    registration brings no meetings (none, no to messages, an unlisted place)."""
+    reg = await storage.get_registration(key)
+    if reg is None or not reg.contact_ok or not reg.municipality:
+        return None
+    place = (reg.region_id, reg.municipality)
+    return (await storage.registered_meeting_place(key) == place, place)
+
+
+async def followed_places(storage: Storage, key: str) -> tuple[list[Place], Place | None]:
+    """Every place whose meetings reach the person (their follows, and the municipality they
+    registered in unless stopped), and which of them comes from the registration."""
+    places = await storage.subscriptions_of(key)
+    registered = await registered_place(storage, key)
+    if registered is None or not registered[0]:
+        return places, None
+    place = registered[1]
+    return ([place, *(p for p in places if p != place)], place)
 
 
 async def meeting_is_listed(storage: Storage, roles: Roles, key: str, meeting: Meeting) -> bool:
@@ -162,8 +197,10 @@ async def stop_meeting(storage: Storage, key: str, meeting: Meeting) -> list[Pla
     """Stop the subscriptions this meeting reached the person through (its region and its
     municipalities); returns those that were stopped."""
     places = [(meeting.region_id, ""), *((meeting.region_id, m) for m in meeting.municipalities)]
-    followed = set(await storage.subscriptions_of(key))
+    followed, registered = await followed_places(storage, key)
     removed = [p for p in places if p in followed]
+    if registered is not None and registered in removed:
+        await storage.set_meeting_optout(key, *registered, stopped=True)
     for place in removed:
         await storage.unsubscribe(key, *place)
     log.info("meeting_stop removed=%d", len(removed))

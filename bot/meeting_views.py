@@ -164,20 +164,56 @@ def follow_note(
     return content.text(lang, note, place=place_label(content, config, lang, place))
 
 
-def overview(
-    content: Content, config: Config, lang: str, places: list[Place], note: str = ""
-) -> Rendered:
-    """What the person follows, a button per region to follow more, and a stop per place."""
+def _upcoming(
+    content: Content, config: Config, lang: str, meetings: list[Meeting], sign: Sign | None
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
+    """The upcoming meetings of the followed places: a line each, and a button each that
+    opens the meeting's card (with calendar file, remind me, I'm coming)."""
     t = content.text
-    if places:
-        lines = "\n".join(
-            t(lang, "subscribe.place_line", place=place_label(content, config, lang, p))
-            for p in places
+    if not meetings:
+        return t(lang, "subscribe.upcoming_none"), []
+    lines, rows = [], []
+    for m in meetings:
+        local = meeting_time(m, config)
+        when = format_when(local, lang, content, config.timezone)
+        lines.append(t(lang, "subscribe.upcoming_line", when=when, title=m.title, place=m.place))
+        label = t(
+            lang, "subscribe.button.meeting", day=local.day, month=local.month, title=m.title
         )
-        text = t(lang, "subscribe.some", places=lines)
+        data = f"mt:{m.id}:show"
+        rows.append([_button(label, sign(data) if sign else data)])
+    return t(lang, "subscribe.upcoming_heading", meetings="\n".join(lines)), rows
+
+
+def overview(
+    content: Content,
+    config: Config,
+    lang: str,
+    places: list[Place],
+    note: str = "",
+    *,
+    registered: Place | None = None,
+    meetings: list[Meeting] | None = None,
+    sign: Sign | None = None,
+) -> Rendered:
+    """What the person follows (`registered`: the place their registration brings), the
+    upcoming meetings there (`meetings`, each with a button to its card, signed for the
+    viewer), a button per region to follow more, and a stop per place."""
+    t = content.text
+
+    def line(p: Place) -> str:
+        key = "subscribe.place_line_registered" if p == registered else "subscribe.place_line"
+        return t(lang, key, place=place_label(content, config, lang, p))
+
+    if places:
+        text = t(lang, "subscribe.some", places="\n".join(line(p) for p in places))
     else:
         text = t(lang, "subscribe.none")
-    rows = [
+    rows: list[list[InlineKeyboardButton]] = []
+    if meetings is not None and places:
+        listed, rows = _upcoming(content, config, lang, meetings, sign)
+        text = f"{text}\n\n{listed}"
+    rows += [
         [_button(t(lang, "subscribe.button.region", region=r.name), f"ms:r:{r.id}")]
         for r in config.regions
     ]

@@ -98,10 +98,14 @@ class PosterText:
     link_label: str
     link: str
     footer: str
+    sender: str = ""  # "Fra LINK Lyngen": who the poster is from ("" = no such line)
+    no_telegram: str = ""  # a way in for people without Telegram
 
     def all(self) -> tuple[str, ...]:
         return (
             self.title,
+            self.sender,
+            self.no_telegram,
             self.lead,
             self.free,
             self.ticket_title,
@@ -114,9 +118,12 @@ class PosterText:
 
 
 def poster_text(content: Content, lang: str, municipality: Municipality, link: str) -> PosterText:
-    def t(key: str) -> str:
-        return content.text(lang, f"poster.sheet.{key}", municipality=municipality.name).strip()
+    def t(key: str, **values: str) -> str:
+        name = municipality.name
+        return content.text(lang, f"poster.sheet.{key}", municipality=name, **values).strip()
 
+    sender = municipality.poster_from.strip()
+    contact = municipality.contact.strip()
     return PosterText(
         title=t("title"),
         lead=t("lead"),
@@ -127,6 +134,8 @@ def poster_text(content: Content, lang: str, municipality: Municipality, link: s
         link_label=t("link_label"),
         link=link.removeprefix("https://"),  # what a person would type; t.me works without it
         footer=t("footer"),
+        sender=t("from", sender=sender) if sender else "",
+        no_telegram=t("no_telegram", contact=contact) if contact else t("no_telegram_web"),
     )
 
 
@@ -283,6 +292,8 @@ def layout(text: PosterText, family: FontFamily, scale: float = 1.0) -> Layout:
     # The header band: the title (with the municipality), white on teal.
     title_top = MARGIN * 0.9
     below_title = flow.paragraph(title_top, text.title, 32, bold=True, color=WHITE, leading=1.15)
+    if text.sender:
+        below_title = flow.paragraph(below_title + 6 * s, text.sender, 14, color=WHITE)
     header_h = below_title + MARGIN * 0.55
     boxes.append(Box(0, 0, PAGE_WIDTH, header_h, TEAL))
     y = header_h + 26 * s
@@ -312,6 +323,9 @@ def layout(text: PosterText, family: FontFamily, scale: float = 1.0) -> Layout:
     footer_h = flow.height(text.footer, 10.5, False, width, 1.3)
     stack_h = sum(flow.height(t, sz, b, width, ld) for t, sz, b, _, ld in bottom)
     gaps = (14 + 4) * s
+    if text.no_telegram:
+        stack_h += flow.height(text.no_telegram, 12, True, width, 1.25)
+        gaps += 10 * s
     bottom_top = PAGE_HEIGHT - MARGIN - footer_h - 18 * s - stack_h - gaps
     qr_size = min(MAX_QR, bottom_top - 14 * s - top_of_qr_area)
     if qr_size < MIN_QR and scale > 0.5:
@@ -324,6 +338,8 @@ def layout(text: PosterText, family: FontFamily, scale: float = 1.0) -> Layout:
     y = flow.paragraph(y, scan, sz, bold=b, color=color, centred=True, leading=ld) + 14 * s
     for t, sz, b, color, ld in rest:
         y = flow.paragraph(y, t, sz, bold=b, color=color, centred=True, leading=ld) + 2 * s
+    if text.no_telegram:
+        y = flow.paragraph(y + 8 * s, text.no_telegram, 12, bold=True, centred=True, leading=1.25)
     flow.paragraph(PAGE_HEIGHT - MARGIN - footer_h, text.footer, 10.5, color=GREY, centred=True)
     return Layout(tuple(boxes), tuple(flow.lines), qr, scale)
 

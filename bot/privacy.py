@@ -74,6 +74,26 @@ class ChatCipher:
             return None
         return int(plain.decode())
 
+    NOTE_CONTEXT = b"role-note"  # associated data: a note never decrypts as a chat id
+
+    def encrypt_note(self, note: str) -> bytes:
+        """An admin's label for a role link ("Kari på biblioteket"): stored only encrypted, so a
+        stolen database alone never ties a pseudonymous key to a name."""
+        nonce = os.urandom(self.NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, note.encode(), self.NOTE_CONTEXT)
+
+    def decrypt_note(self, blob: bytes | None) -> str:
+        """The label, or "" when there is none (or it does not decrypt)."""
+        if not blob:
+            return ""
+        try:
+            plain = self._aead.decrypt(
+                blob[: self.NONCE_BYTES], blob[self.NONCE_BYTES :], self.NOTE_CONTEXT
+            )
+        except (InvalidTag, ValueError):
+            return ""
+        return plain.decode()
+
 
 class WeeklyTagger:
     """Keyed hashes that tell one person's repeats apart within one week and nothing more.

@@ -120,6 +120,11 @@ def crisis_reply(
     return Rendered("\n\n".join(parts))
 
 
+# Topics whose answer opens a command's view with a button (label: `faq.action.<topic>`):
+# "when is the next information meeting?" is answered by the upcoming meetings in /meetings.
+TOPIC_ACTIONS = {"info_meetings": "ms:open"}
+
+
 @lru_cache(maxsize=1024)  # content and config never change while the bot runs
 def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> Rendered:
     """A topic's answer with its related topics as buttons."""
@@ -131,6 +136,9 @@ def topic_answer(content: Content, config: Config, lang: str, topic_id: str) -> 
     if topic.show_crisis_numbers:
         answer = f"{answer}\n\n{crisis_block(content, config, lang)}"
     buttons = [topic_button(content, lang, rid) for rid in topic.related]
+    if topic_id in TOPIC_ACTIONS:  # an answer that a command answers better, one press away
+        label = content.text(lang, f"faq.action.{topic_id}")
+        buttons.insert(0, InlineKeyboardButton(label, callback_data=TOPIC_ACTIONS[topic_id]))
     buttons.append(menu_button(content, lang))
     return Rendered(answer, _rows(buttons))
 

@@ -58,6 +58,7 @@ async def run_retention(services: Services) -> RetentionReport:
         await storage.mark_reminded(reg.user_key)
     # Delivered messages are kept only as long as answers to them make sense.
     await storage.purge_outbox(int(now - OUTBOX_KEEP_DAYS * DAY))
+    await storage.drop_expired_invite_notes(int(now))  # an admin's label for a dead link
     week = week_index(now, config.timezone)
     expired = 0
     for user_key in await storage.registrations_expired(int(now)):

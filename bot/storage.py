@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ REGISTRATION_CAMPAIGNS = ("invitation:", "reminder:")
 TOMBSTONE_SECONDS = 3600.0  # /forget refuses new outbox rows to the person this long (memory)
 FORGET_WAITS_FOR_SEND = 60.0  # at most this long for a request to them already under way
 CHECKPOINT_TRIES = 20
+# Outbox campaigns about one meeting that must not go out once it is cancelled (or, for a
+# reminder, moved): 'meeting:<id>', 'meeting:<id>:v<n>', 'meeting-reminder:<id>:<starts_at>'.
+# 'meeting:<id>:cancel' (the cancellation notice) is not matched.
+_MEETING_CAMPAIGN = re.compile(r"^(meeting|meeting-reminder):([0-9]{1,12})(:v[0-9]+|:[0-9]+)?$")
 
 # Each entry migrates the schema from version i to i + 1. Never edit a released entry: append.
 MIGRATIONS: tuple[str, ...] = (
@@ -213,6 +218,28 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE invites ADD COLUMN creator_chat BLOB;  -- their encrypted chat; NULL once used
     ALTER TABLE invites ADD COLUMN created_at INTEGER;
     """,
+    # issue 11 (meetings that reach people): who each meeting was sent or shown to (so a change
+    # or cancellation reaches exactly them), and the registered place a resident stopped
+    # meetings for (their yes to messages still covers start-meeting invitations).
+    """
+    CREATE TABLE meeting_recipients (     -- user key only; goes with the meeting's marks,
+        meeting_id INTEGER NOT NULL REFERENCES meetings (id) ON DELETE CASCADE,  -- /forget
+        user_key   TEXT NOT NULL,         -- and when nothing needs the residents row
+        PRIMARY KEY (meeting_id, user_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE meeting_optouts (        -- "no meetings" for the place one registered in
+        user_key     TEXT NOT NULL,
+        region_id    TEXT NOT NULL,
+        municipality TEXT NOT NULL,
+        PRIMARY KEY (user_key, region_id, municipality)
+    ) WITHOUT ROWID;
+    """,
+    # issue 11 (a way for each role): the admin's own label for a role link ("Kari på
+    # biblioteket"), encrypted; it moves to the grant when the link is used and goes with it.
+    """
+    ALTER TABLE invites ADD COLUMN note_enc BLOB;  -- NULL once used, revoked or expired
+    ALTER TABLE roles ADD COLUMN note_enc BLOB;    -- deleted with the role (and by /forget)
+    """,
 )
 
 
@@ -246,6 +273,7 @@ class RoleGrant:
     scope: str
     chat_enc: bytes
     created_at: int
+    note_enc: bytes | None = None  # the admin's label for the link, encrypted (ChatCipher)
 
 
 @dataclass(frozen=True)
@@ -286,6 +314,11 @@ class Meeting:
     municipalities: tuple[str, ...]
     status: str = "active"
     version: int = 0
+
+
+def _role_grant(r: Sequence[Any]) -> RoleGrant:
+    note = None if r[5] is None else bytes(r[5])
+    return RoleGrant(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), int(r[4]), note)
 
 
 _MEETING_COLUMNS = (
@@ -450,6 +483,8 @@ class Storage:
                 "DELETE FROM outbox WHERE recipient = ?",
                 "DELETE FROM subscriptions WHERE user_key = ?",
                 "DELETE FROM meeting_marks WHERE user_key = ?",
+                "DELETE FROM meeting_recipients WHERE user_key = ?",
+                "DELETE FROM meeting_optouts WHERE user_key = ?",
                 # As a coordinator: their invitations (answers go with them); as an office: the
                 # meetings stay for the residents who follow them, but no longer point to them.
                 "DELETE FROM invitations WHERE sender_key = ?",
@@ -495,15 +530,36 @@ class Storage:
             if self._erased(recipient):
                 return "gone"
             async with self._conn.execute(
-                "SELECT status FROM outbox WHERE id = ?", (row_id,)
+                "SELECT status, campaign FROM outbox WHERE id = ?", (row_id,)
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return "gone"
             if row[0] != "pending":
                 return str(row[0])
+            if await self._meeting_moved_on(str(row[1])):
+                await self._conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                await self._conn.commit()
+                return "gone"
             self._sending[recipient] = self._sending.get(recipient, 0) + 1
             return None
+
+    async def _meeting_moved_on(self, campaign: str) -> bool:
+        """Whether a queued message about a meeting no longer holds: its announcement, change
+        or reminder once the meeting is cancelled, a reminder of a start time the
+        meeting no longer has. Cancellation notices always go. Under `_lock`."""
+        match = _MEETING_CAMPAIGN.match(campaign)
+        if match is None:
+            return False
+        async with self._conn.execute(
+            "SELECT status, starts_at FROM meetings WHERE id = ?", (int(match.group(2)),)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:  # meetings are never deleted: not a meeting's campaign after all
+            return False
+        if row[0] != "active":
+            return True
+        return match.group(1) == "meeting-reminder" and match.group(3) != f":{row[1]}"
 
     def end_send(self, recipient: str) -> None:
         """The request `begin_send` allowed has landed (whatever its outcome)."""
@@ -574,6 +630,8 @@ class Storage:
             await self._conn.execute("DELETE FROM residents WHERE user_key = ?", (user_key,))
             self._languages.pop(user_key, None)
         await self._conn.execute("DELETE FROM outbox WHERE recipient = ?", (user_key,))
+        for table in ("meeting_recipients", "meeting_optouts"):  # nothing can reach them now
+            await self._conn.execute(f"DELETE FROM {table} WHERE user_key = ?", (user_key,))
         return True
 
     async def has_resident(self, user_key: str) -> bool:
@@ -697,6 +755,7 @@ class Storage:
                 return False
             await self._tally(old.municipality, old.region_id, week, kind)
             await self._conn.execute("DELETE FROM registrations WHERE user_key = ?", (user_key,))
+            await self._conn.execute("DELETE FROM meeting_optouts WHERE user_key = ?", (user_key,))
             await self._conn.execute(
                 "DELETE FROM flow_state WHERE user_key = ? AND flow = 'interest'", (user_key,)
             )
@@ -807,6 +866,12 @@ class Storage:
                 (meetings_before,),
             )
             removed += cur.rowcount or 0
+            cur = await self._conn.execute(  # who a meeting went to, once it is over
+                "DELETE FROM meeting_recipients WHERE meeting_id IN"
+                " (SELECT id FROM meetings WHERE starts_at < ?)",
+                (meetings_before,),
+            )
+            removed += cur.rowcount or 0
             for user_key in marked:
                 removed += await self._prune_resident(user_key)
             async with self._conn.execute(
@@ -844,30 +909,32 @@ class Storage:
     async def grant_role(self, grant: RoleGrant) -> None:
         self._tombstones.pop(grant.user_key, None)  # came back after /forget
         await self._write(
-            "INSERT OR REPLACE INTO roles (user_key, role, scope, chat_enc, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (grant.user_key, grant.role, grant.scope, grant.chat_enc, grant.created_at),
+            "INSERT OR REPLACE INTO roles (user_key, role, scope, chat_enc, created_at, note_enc)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                grant.user_key,
+                grant.role,
+                grant.scope,
+                grant.chat_enc,
+                grant.created_at,
+                grant.note_enc,
+            ),
         )
 
     async def roles_of(self, user_key: str) -> list[RoleGrant]:
         async with self._conn.execute(
-            "SELECT user_key, role, scope, chat_enc, created_at FROM roles WHERE user_key = ?",
+            "SELECT user_key, role, scope, chat_enc, created_at, note_enc FROM roles"
+            " WHERE user_key = ?",
             (user_key,),
         ) as cur:
-            return [
-                RoleGrant(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), int(r[4]))
-                for r in await cur.fetchall()
-            ]
+            return [_role_grant(r) for r in await cur.fetchall()]
 
     async def all_roles(self) -> list[RoleGrant]:
         async with self._conn.execute(
-            "SELECT user_key, role, scope, chat_enc, created_at FROM roles"
+            "SELECT user_key, role, scope, chat_enc, created_at, note_enc FROM roles"
             " ORDER BY role, scope, created_at"
         ) as cur:
-            return [
-                RoleGrant(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), int(r[4]))
-                for r in await cur.fetchall()
-            ]
+            return [_role_grant(r) for r in await cur.fetchall()]
 
     async def revoke_role(self, user_key: str, role: str, scope: str) -> bool:
         cur = await self._write(
@@ -884,27 +951,58 @@ class Storage:
         expires_at: int,
         created_by: str | None = None,
         creator_chat: bytes | None = None,
+        note_enc: bytes | None = None,
     ) -> None:
-        """Store an invite by its token's hash, with who made it (to tell them when it is used)."""
+        """Store an invite by its token's hash, with who made it (to tell them when it is used)
+        and the admin's encrypted label for it."""
         await self._write(
             "INSERT INTO invites (token_hash, role, scope, expires_at, created_by, creator_chat,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (token_hash, role, scope, expires_at, created_by, creator_chat, self._now()),
+            " created_at, note_enc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (token_hash, role, scope, expires_at, created_by, creator_chat, self._now(), note_enc),
         )
 
     async def pending_invites(self, now: int) -> list[PendingInvite]:
         """Unused, unexpired invites, the soonest to expire first."""
         async with self._conn.execute(
-            "SELECT token_hash, role, scope, expires_at, created_at FROM invites"
+            "SELECT token_hash, role, scope, expires_at, created_at, note_enc FROM invites"
             " WHERE used_at IS NULL AND expires_at > ? ORDER BY expires_at, token_hash",
             (now,),
         ) as cur:
             return [
                 PendingInvite(
-                    str(r[0]), str(r[1]), str(r[2]), int(r[3]), None if r[4] is None else int(r[4])
+                    str(r[0]),
+                    str(r[1]),
+                    str(r[2]),
+                    int(r[3]),
+                    None if r[4] is None else int(r[4]),
+                    None if r[5] is None else bytes(r[5]),
                 )
                 for r in await cur.fetchall()
             ]
+
+    async def take_invite_note(self, token_hash: str) -> bytes | None:
+        """The encrypted label of a used invite, erased from it as it is read (it lives on
+        only with the grant)."""
+        async with self._lock:
+            async with self._conn.execute(
+                "SELECT note_enc FROM invites WHERE token_hash = ? AND used_at IS NOT NULL",
+                (token_hash,),
+            ) as cur:
+                row = await cur.fetchone()
+            await self._conn.execute(
+                "UPDATE invites SET note_enc = NULL WHERE token_hash = ?", (token_hash,)
+            )
+            await self._conn.commit()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    async def drop_expired_invite_notes(self, now: int) -> int:
+        """Labels of links that can no longer be used go (a used link's went to its grant);
+        returns how many."""
+        cur = await self._write(
+            "UPDATE invites SET note_enc = NULL WHERE note_enc IS NOT NULL AND expires_at <= ?",
+            (now,),
+        )
+        return cur.rowcount or 0
 
     async def revoke_invite(self, token_hash: str) -> bool:
         """Delete an unused invite, so its link grants nothing; False if used or gone."""
@@ -1170,6 +1268,95 @@ class Storage:
         ) as cur:
             return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
 
+    async def registered_for_meetings(
+        self, region_id: str, municipalities: Sequence[str]
+    ) -> list[tuple[str, bytes]]:
+        """(user key, encrypted chat) of active residents registered in these places who said
+        yes to messages and did not stop meetings there (issue 11: that yes covers them)."""
+        marks = ",".join("?" for _ in municipalities) or "NULL"
+        async with self._conn.execute(
+            "SELECT r.user_key, p.chat_enc FROM registrations r"
+            " JOIN residents p ON p.user_key = r.user_key"
+            " WHERE r.region_id = ? AND r.contact_ok = 1 AND p.active = 1"
+            f" AND p.chat_enc IS NOT NULL AND r.municipality IN ({marks})"
+            " AND NOT EXISTS (SELECT 1 FROM meeting_optouts o WHERE o.user_key = r.user_key"
+            " AND o.region_id = r.region_id AND o.municipality = r.municipality)",
+            (region_id, *municipalities),
+        ) as cur:
+            return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+    async def registered_meeting_place(self, user_key: str) -> tuple[str, str] | None:
+        """(region, municipality) whose meetings the person gets through their registration:
+        registered there (a listed municipality), yes to messages, not stopped."""
+        async with self._conn.execute(
+            "SELECT r.region_id, r.municipality FROM registrations r WHERE r.user_key = ?"
+            " AND r.contact_ok = 1 AND r.municipality != ''"
+            " AND NOT EXISTS (SELECT 1 FROM meeting_optouts o WHERE o.user_key = r.user_key"
+            " AND o.region_id = r.region_id AND o.municipality = r.municipality)",
+            (user_key,),
+        ) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    async def set_meeting_optout(
+        self, user_key: str, region_id: str, municipality: str, stopped: bool
+    ) -> None:
+        """Stop (or start again) meetings for the place the person registered in."""
+        if stopped:
+            await self._write(
+                "INSERT OR IGNORE INTO meeting_optouts (user_key, region_id, municipality)"
+                " VALUES (?, ?, ?)",
+                (user_key, region_id, municipality),
+            )
+        else:
+            await self._write(
+                "DELETE FROM meeting_optouts WHERE user_key = ? AND region_id = ?"
+                " AND municipality = ?",
+                (user_key, region_id, municipality),
+            )
+
+    async def add_meeting_recipients(self, meeting_id: int, user_keys: Iterable[str]) -> None:
+        """Remember who a meeting was sent or shown to (user keys only)."""
+        rows = [(meeting_id, key) for key in user_keys if not self._erased(key)]
+        async with self._lock:
+            await self._conn.executemany(
+                "INSERT OR IGNORE INTO meeting_recipients (meeting_id, user_key) VALUES (?, ?)",
+                rows,
+            )
+            await self._conn.commit()
+
+    async def meeting_recipients(self, meeting_id: int) -> list[tuple[str, bytes]]:
+        """(user key, encrypted chat) of everyone the meeting was sent or shown to who can
+        still be reached (not blocked, not erased)."""
+        async with self._conn.execute(
+            "SELECT k.user_key, p.chat_enc FROM meeting_recipients k"
+            " JOIN residents p ON p.user_key = k.user_key"
+            " WHERE k.meeting_id = ? AND p.active = 1 AND p.chat_enc IS NOT NULL",
+            (meeting_id,),
+        ) as cur:
+            return [(str(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+    async def drop_meeting_queue(self, meeting_id: int) -> int:
+        """On cancellation: queued (not yet sent) announcements, changes and reminders of the
+        meeting go; whoever had not yet received its announcement is no longer a recipient."""
+        async with self._lock:
+            await self._conn.execute(
+                "DELETE FROM meeting_recipients WHERE meeting_id = ? AND user_key IN"
+                " (SELECT recipient FROM outbox WHERE campaign = ? AND status = 'pending')",
+                (meeting_id, f"meeting:{meeting_id}"),
+            )
+            cur = await self._conn.execute(
+                "DELETE FROM outbox WHERE status = 'pending' AND (campaign = ?"
+                " OR substr(campaign, 1, ?) = ? OR substr(campaign, 1, ?) = ?)",
+                (
+                    f"meeting:{meeting_id}",
+                    len(f"meeting:{meeting_id}:v"), f"meeting:{meeting_id}:v",
+                    len(f"meeting-reminder:{meeting_id}:"), f"meeting-reminder:{meeting_id}:",
+                ),
+            )  # fmt: skip
+            await self._conn.commit()
+        return cur.rowcount or 0
+
     async def create_meeting(self, meeting: Meeting) -> int:
         now = self._now()
         cur = await self._write(
@@ -1191,22 +1378,24 @@ class Storage:
             row = await cur.fetchone()
         return _meeting(row) if row else None
 
-    async def update_meeting(self, meeting: Meeting) -> int:
+    async def update_meeting(self, meeting: Meeting, *, rearm: bool = True) -> int:
         """Save changed fields (or status); returns the new version number. A new start time
-        re-arms "remind me", so people are reminded before the meeting as it now is."""
+        re-arms "remind me", so people are reminded before the meeting as it now is; with
+        `rearm` False (it is now too close for a reminder: the change notice is the last word)
+        every "remind me" counts as reminded instead."""
         async with self._lock:
-            await self._update_meeting(meeting)
+            await self._update_meeting(meeting, rearm)
         async with self._conn.execute(
             "SELECT version FROM meetings WHERE id = ?", (meeting.id,)
         ) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def _update_meeting(self, meeting: Meeting) -> None:
+    async def _update_meeting(self, meeting: Meeting, rearm: bool = True) -> None:
         await self._conn.execute(
-            "UPDATE meeting_marks SET reminded = 0 WHERE mark = 'remind' AND meeting_id = ?"
+            "UPDATE meeting_marks SET reminded = ? WHERE mark = 'remind' AND meeting_id = ?"
             " AND ? != (SELECT starts_at FROM meetings WHERE id = ?)",
-            (meeting.id, meeting.starts_at, meeting.id),
+            (0 if rearm else 1, meeting.id, meeting.starts_at, meeting.id),
         )
         await self._conn.execute(
             "UPDATE meetings SET title = ?, starts_at = ?, place = ?, link = ?, description = ?,"
@@ -1411,6 +1600,7 @@ class PendingInvite:
     scope: str
     expires_at: int
     created_at: int | None  # None for links made before this was recorded
+    note_enc: bytes | None = None  # the admin's label for the link, encrypted (ChatCipher)
 
 
 @dataclass(frozen=True)

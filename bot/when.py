@@ -17,6 +17,10 @@ Rules, in short:
 - A date without a year is its next occurrence: this year, or next year when the day has passed.
   If it is today and the time has passed, that is "past" (not a year from now).
 - A weekday alone is the next such day: today if the time is still ahead today, else next week.
+  "neste tirsdag" / "next Tuesday" is the first Tuesday after today.
+- Spoken times: "halv åtte" (19:30), "kvart over sju", "kvart på åtte", "kl ni"; a spoken hour
+  is read between 10:00 and 21:59 (see SPOKEN_FROM), and the preview shows the result.
+- The time may come first: "kl. 18.30 fredag", "18.00 10.12" (18.00 is no date, so the time).
   A weekday together with a date must agree with it ("weekday_mismatch").
 - Results at or before `now`, or more than two years ahead, are refused.
 - Daylight saving time (Europe/Oslo): a wall-clock time that does not exist because the clocks
@@ -86,6 +90,17 @@ RELATIVE_PHRASES: dict[str, int] = {
     "i overmorgen": 2, "i overmorgon": 2, "overimorgen": 2,
 }  # fmt: skip
 CLOCK_WORDS = ("klokken", "klokka", "kl", "at")  # "kl 18", "at 6pm": what follows is a time
+# "neste tirsdag", "next Tuesday": the first such day after today (never today itself).
+NEXT_WORDS = ("neste", "førstkommende", "forstkommende", "kommende", "next")
+# Hours as they are spoken ("halv åtte", "kvart over sju", "kl ni"), bokmål and nynorsk.
+HOUR_WORDS: dict[str, int] = {
+    **dict.fromkeys(("ett", "eitt", "ei"), 1), "to": 2, "tre": 3, "fire": 4, "fem": 5,
+    "seks": 6, **dict.fromkeys(("sju", "syv"), 7), **dict.fromkeys(("åtte", "atte"), 8),
+    "ni": 9, "ti": 10, **dict.fromkeys(("elleve", "ellve"), 11), "tolv": 12,
+}  # fmt: skip
+# A spoken hour (1-12) means the one between SPOKEN_FROM:00 and SPOKEN_FROM+11:59, since
+# meetings are held in the daytime and evening: "halv åtte" is 19:30, "kvart over ti" 10:15.
+SPOKEN_FROM = 10
 FILLER_WORDS = frozenset({"på", "pa", "den", "om", "fra", "on", "the", "of", "from"})
 
 _RELATIVE = re.compile(
@@ -107,6 +122,12 @@ _DOT_PAIR = re.compile(r"(\d{1,2})\.(\d{2})")  # "12.03" or "19.30": date or tim
 _COLON_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _AMPM_TIME = re.compile(r"(\d{1,2})(?:[.:](\d{2}))?(am|pm)")
 _RANGE = re.compile(r"(\d{1,2}(?:[.:]\d{2})?)-\d{1,2}(?:[.:]\d{2})?")
+_HOUR = "|".join(sorted(HOUR_WORDS, key=len, reverse=True)) + r"|\d{1,2}"
+# "halv åtte", "kvart over 7", "kvart på åtte"; and a spoken hour right after "kl": "kl ni".
+_SPOKEN = re.compile(rf"(?<!\w)(halv|kvart\s+over|kvart\s+p[åa])\s+({_HOUR})(?!\w)")
+_CLOCK, _HOUR_WORD, _NEXT_WORD = ("|".join(w) for w in (CLOCK_WORDS, HOUR_WORDS, NEXT_WORDS))
+_KL_WORD = re.compile(rf"(?<!\w)((?:{_CLOCK})\.?\s+)({_HOUR_WORD})(?!\w)")
+_NEXT = re.compile(rf"(?<!\w)(?:{_NEXT_WORD})\s+(?=\w)")
 
 
 class _Refused(Exception):
@@ -124,6 +145,7 @@ class _Parts:
     offset: int | None = None  # days from today ("i morgen")
     hour: int | None = None
     minute: int = 0
+    after_today: bool = False  # "neste tirsdag": never today
 
     def has_day(self) -> bool:
         return self.month is not None or self.weekday is not None or self.offset is not None
@@ -145,9 +167,31 @@ class _Parts:
         self.hour, self.minute = hour, minute
 
 
+def _spoken_hour(word: str) -> int:
+    """The hour a spoken hour word or number means: 1-12 on the clock face, read between
+    SPOKEN_FROM:00 and SPOKEN_FROM+11:59 ("åtte" is 20); a 24-hour number stays as it is."""
+    hour = HOUR_WORDS[word] if word in HOUR_WORDS else int(word)
+    if not 1 <= hour <= 12:
+        return hour
+    return hour if hour >= SPOKEN_FROM else hour + 12
+
+
+def _spoken(m: re.Match[str]) -> str:
+    """ "halv åtte" -> " 19:30 ", "kvart over sju" -> " 19:15 ", "kvart på åtte" -> " 19:45 "."""
+    how, hour = " ".join(m.group(1).split()), _spoken_hour(m.group(2))
+    if how == "kvart over":
+        hour, minute = hour, 15
+    else:  # half or a quarter to the hour named
+        hour, minute = (hour - 1) % 24, 30 if how == "halv" else 45
+    return f" {hour}:{minute:02d} " if 0 <= hour <= 23 else f" {hour}:99 "  # bad_time later
+
+
 def _normalise(text: str) -> list[str]:
     """Lower-case tokens with multi-word phrases joined and punctuation around tokens removed."""
     s = unicodedata.normalize("NFKC", text).lower().replace("@", " at ")
+    s = _SPOKEN.sub(_spoken, s)
+    s = _KL_WORD.sub(lambda m: f"{m.group(1)}{_spoken_hour(m.group(2))}:00", s)
+    s = _NEXT.sub(" @next ", s)
     s = s.replace("\u2013", "-").replace("\u2014", "-")  # en and em dashes
     s = re.sub(r"\s*-\s*", "-", s)  # "18 - 20" -> "18-20"
     s = _RELATIVE.sub(lambda m: f" @{RELATIVE_PHRASES[' '.join(m.group(0).split())]} ", s)
@@ -220,6 +264,10 @@ def _read(tokens: list[str], today: date) -> _Parts:
             if parts.offset is not None:
                 raise _Refused("not_understood")
             parts.offset, used[i] = int(token[1:]), True
+        elif token == "@next":
+            if not free(i + 1) or tokens[i + 1] not in WEEKDAY_WORDS:
+                raise _Refused("not_understood")  # "neste uke" is no day
+            parts.after_today, used[i] = True, True
         elif token in WEEKDAY_WORDS:
             if parts.weekday is not None:
                 raise _Refused("not_understood")
@@ -271,12 +319,14 @@ def _read(tokens: list[str], today: date) -> _Parts:
     left = [i for i in range(len(tokens)) if free(i) and _time_of(tokens[i])]
     if parts.hour is None and left and (parts.has_day() or len(left) > 1):
         last = left[-1]
+        if len(left) == 2 and _time_first(tokens[left[0]], tokens[last]):
+            last = left[0]  # "18.00 10.12": the time before the date
         clock = _time_of(tokens[last])
         if not (len(left) == 1 and _weekday_date(tokens[last], parts.weekday, today)):
             assert clock is not None
             parts.set_time(*clock)
             used[last] = True
-            left.pop()
+            left.remove(last)
     if left and parts.month is None and (m := _DOT_PAIR.fullmatch(tokens[left[0]])):
         day, month = int(m.group(1)), int(m.group(2))
         clock = _time_of(tokens[left[0]])
@@ -290,6 +340,14 @@ def _read(tokens: list[str], today: date) -> _Parts:
             raise _Refused("no_date")  # "18" alone
         raise _Refused("not_understood")
     return parts
+
+
+def _time_first(first: str, second: str) -> bool:
+    """Whether "18.00 10.12" puts the time first: the first pair is no date, the second is."""
+    a, b = _DOT_PAIR.fullmatch(first), _DOT_PAIR.fullmatch(second)
+    if not (a and b) or _valid(int(a.group(1)), int(a.group(2))):
+        return False
+    return _valid(int(b.group(1)), int(b.group(2))) and _time_of(first) is not None
 
 
 def _valid(day: int, month: int) -> bool:
@@ -345,7 +403,7 @@ def _day_of(parts: _Parts, today: date, clock: time, now_local: datetime) -> dat
                 raise _Refused("weekday_mismatch")
         else:
             chosen = today + timedelta(days=(parts.weekday - today.weekday()) % 7)
-            if chosen == today and clock <= now_local.time():
+            if chosen == today and (parts.after_today or clock <= now_local.time()):
                 chosen += timedelta(days=7)
     if chosen is None:
         raise _Refused("no_date")
@@ -384,7 +442,7 @@ def from_timestamp(ts: float, tz: str = DEFAULT_TZ) -> datetime:
 
 
 def format_when(dt: datetime, lang: str, content: Content, tz: str = DEFAULT_TZ) -> str:
-    """ "tirsdag 16. mars 2027 kl. 18:00" / "Tuesday 16 March 2027 at 18:00", names from flows/,
+    """ "tirsdag 16. mars 2027 kl. 18.00" / "Tuesday 16 March 2027 at 18:00", names from flows/,
     so the output never depends on the machine's locale."""
     local = dt.astimezone(ZoneInfo(tz))
     return content.text(
@@ -395,4 +453,6 @@ def format_when(dt: datetime, lang: str, content: Content, tz: str = DEFAULT_TZ)
         month=content.text(lang, f"when.month.{local.month}"),
         year=local.year,
         time=f"{local.hour:02d}:{local.minute:02d}",
+        hour=local.hour,
+        minute=local.minute,
     )

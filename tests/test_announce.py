@@ -242,7 +242,7 @@ async def test_a_skip_button_is_not_the_next_question_place_cannot_be_skipped(
     await office.say("12.03 kl 18")
     # At the place step, a signed skip (as on the link question) does not skip the place.
     turn = await office.press(services.signer.sign(OFFICE, "an:skip"))
-    assert ui(services, "errors.stale_button") in turn.text
+    assert ui(services, "announce.stale_button") in turn.text
     assert await step_of(services, office) == "place"
     link_question = (await office.say(PLACE)).last
     turn = await skip(services, office, link_question)
@@ -499,7 +499,7 @@ async def test_sending_reaches_subscribers_there_and_coordinators_once_each_with
     # A replayed "send" queues nothing more and makes no second meeting.
     rows = await outbox_rows(services, f"meeting:{meeting.id}")
     turn = await press(services, office, preview.sent[2], "an:send")
-    assert ui(services, "errors.stale_button") in turn.text
+    assert ui(services, "announce.stale_button") in turn.text
     assert await outbox_rows(services, f"meeting:{meeting.id}") == rows == 7
     assert len(await storage.meetings_in_region("nord-norge", 0)) == 1
 
@@ -521,14 +521,23 @@ async def test_sending_to_nobody_keeps_the_meeting_and_looks_the_same(
     preview = await compose(services, office, targets=("vadso",))
     assert preview.sent[0].text == ui(services, "announce.preview_intro")
     turn = await press(services, office, preview.sent[2], "an:send")
-    assert turn.texts == [ui(services, "announce.queued")]
+    # The same three steps as a send to many: saved, "sending", then the same final report
+    # (a progress message only when someone was queued told "somebody" from "nobody").
+    assert turn.texts == [
+        ui(services, "announce.queued"),
+        ui(services, "announce.progress"),
+        ui(services, "announce.report"),
+    ]
+    assert [s.method for s in turn.sent] == ["editMessageText", "sendMessage", "editMessageText"]
+    assert turn.sent[2].message_id == turn.sent[1].message_id
+    assert services.campaign_watchers == {}
     assert (await only_meeting(services)).municipalities == ("Vadsø",)
 
 
 # --- managing ----------------------------------------------------------------------------------
 
 
-async def test_list_change_and_cancel_reach_only_those_who_signed_up(
+async def test_list_change_and_cancel_reach_everyone_who_received_it(
     services: Services,
     app: App,
     fake: FakeTelegram,
@@ -553,9 +562,11 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
         turn = await p.press(f"mt:{meeting.id}:go", on=announcements[p.user_id])
         assert turn.alerts == [ui(services, "subscribe.meeting.coming_on")]
     turn = await people[3].press(f"mt:{meeting.id}:rem", on=announcements[people[3].user_id])
-    assert turn.alerts == [ui(services, "subscribe.meeting.remind_on")]
+    a_day_before = datetime.fromtimestamp(meeting.starts_at - 24 * 3600, OSLO)
+    remind_at = when_text(services, a_day_before)
+    assert turn.alerts == [ui(services, "subscribe.meeting.remind_on", remind_at=remind_at)]
     await english.press(f"mt:{meeting.id}:rem", on=announcements[english.user_id])
-    marked = [*people[:4], english]
+    # people[:4] and english marked it; quiet did not, and hears of changes all the same.
 
     listing = (await office.say("/announce list")).last
     when = when_text(services, MARCH_12)
@@ -570,13 +581,15 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
     )
     assert listing.text == f"{ui(services, 'announce.list_heading')}\n{line}"
     assert listing.button_texts == [
-        ui(services, "announce.change", title=TITLE[:30]),
-        ui(services, "announce.cancel_meeting", title=TITLE[:30]),
+        ui(services, "announce.change", meeting="12.03 Lyngen rådhus"),
+        ui(services, "announce.cancel_meeting", meeting="12.03 Lyngen rådhus"),
     ]
     # "liste" works too, and nobody is named anywhere.
     assert (await office.say("/announce liste")).last.text == listing.text
 
-    # Change the time: those who pressed coming or remind hear of it, nobody else.
+    # Change the time: everyone who received the announcement hears of it (whether they pressed
+    # anything or not), the coordinator there too; nobody else.
+    told = [*people, english]
     turn = await press(services, office, listing, f"an:ch:{meeting.id}")
     assert len(turn.sent) == 3
     assert turn.sent[2].text == ui(services, "announce.confirm")
@@ -596,7 +609,7 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
     assert changed.version == 2
     assert len(await storage.meetings_in_region("nord-norge", 0)) == 1
     await deliver(services, app)
-    for p in marked:
+    for p in told:
         lang = "en" if p is english else "nb"
         got = received(fake, p.user_id, since)
         assert len(got) == 1, p.user_id
@@ -605,8 +618,9 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
         assert [services.signer.verify(p.user_id, d) for d in got[0].callback_data] == [
             f"mt:{meeting.id}:ics"
         ]
-    assert received(fake, quiet.user_id, since) == []
-    assert received(fake, COORD_LYNGEN, since) == []
+    coordinator_got = received(fake, COORD_LYNGEN, since)
+    assert len(coordinator_got) == 1
+    assert coordinator_got[0].text.startswith(ui(services, "meetings.changed.heading"))
 
     # Cancel: "No" first, then yes; the notice goes to the same people, nobody else.
     listing = (await office.say("/announce list")).last
@@ -623,20 +637,21 @@ async def test_list_change_and_cancel_reach_only_those_who_signed_up(
     assert cancelled is not None
     assert cancelled.status == "cancelled"
     await deliver(services, app)
-    for p in marked:
+    for p in told:
         lang = "en" if p is english else "nb"
         got = received(fake, p.user_id, since)
         assert len(got) == 1, p.user_id
         assert got[0].text.startswith(ui(services, "meetings.cancelled.heading", lang))
         assert got[0].buttons == []
-    assert received(fake, quiet.user_id, since) == []
-    assert received(fake, COORD_LYNGEN, since) == []
+    coordinator_got = received(fake, COORD_LYNGEN, since)
+    assert len(coordinator_got) == 1
+    assert coordinator_got[0].text.startswith(ui(services, "meetings.cancelled.heading"))
 
     # Pressing "cancel" again queues nothing more.
     rows = await outbox_rows(services, f"meeting:{meeting.id}:cancel")
     turn = await press(services, office, confirm, f"an:cy:{meeting.id}")
-    assert ui(services, "errors.stale_button") in turn.text
-    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == rows == 5
+    assert ui(services, "announce.stale_button") in turn.text
+    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == rows == 7
 
     # The list says it is cancelled, with nothing to change or cancel.
     listing = (await office.say("/announce list")).last
@@ -687,7 +702,7 @@ async def test_an_office_cannot_reach_another_region_even_with_a_leaked_signer(
     view = (await press(services, office, view, "an:t:lyngen")).last
     for forged in ("an:t:lillehammer", "an:t:oslo", "an:t:nowhere", "an:r:innlandet"):
         turn = await office.press(services.signer.sign(OFFICE, forged), on=view)
-        assert ui(services, "errors.stale_button") in turn.text, forged
+        assert ui(services, "announce.stale_button") in turn.text, forged
         assert (await flow_of(services, office))["targets"] == ["Lyngen"]
         assert (await flow_of(services, office))["region"] == "nord-norge"
 
@@ -696,7 +711,7 @@ async def test_an_office_cannot_reach_another_region_even_with_a_leaked_signer(
     flow.update(step="preview", targets=["Lillehammer"])
     await storage.set_flow(services.user_key(OFFICE), "announce", flow)
     turn = await office.press(services.signer.sign(OFFICE, "an:send"))
-    assert ui(services, "errors.stale_button") in turn.text
+    assert ui(services, "announce.stale_button") in turn.text
     assert await storage.meetings_in_region("nord-norge", 0) == []
     assert await storage.meetings_in_region("innlandet", 0) == []
 
@@ -717,7 +732,7 @@ async def test_an_office_cannot_reach_another_region_even_with_a_leaked_signer(
     other_id = await storage.create_meeting(other)
     for action in ("ch", "cx", "cy"):
         turn = await office.press(services.signer.sign(OFFICE, f"an:{action}:{other_id}"))
-        assert ui(services, "errors.stale_button") in turn.text, action
+        assert ui(services, "announce.stale_button") in turn.text, action
     still = await storage.get_meeting(other_id)
     assert still is not None
     assert still.status == "active"
@@ -858,7 +873,7 @@ async def test_an_office_for_several_regions_chooses_the_region_first(
     assert await step_of(services, office) is None  # nothing is composed before the choice
     # A region the office does not cover cannot be chosen, even with correctly signed data.
     turn = await office.press(services.signer.sign(OFFICE, "an:r:oslo"), on=choice)
-    assert ui(services, "errors.stale_button", "en") in turn.text
+    assert ui(services, "announce.stale_button", "en") in turn.text
     assert await step_of(services, office) is None
 
     turn = await office.press_label(choice, "Innlandet")
@@ -884,7 +899,7 @@ async def test_an_office_for_several_regions_chooses_the_region_first(
     nord = (await office.say(DESCRIPTION)).last
     assert nord.text == ui(services, "announce.ask_targets", "en", region="Nord-Norge")
     turn = await press(services, office, targets, "an:t:lillehammer")
-    assert ui(services, "errors.stale_button", "en") in turn.text
+    assert ui(services, "announce.stale_button", "en") in turn.text
     assert (await flow_of(services, office)).get("targets", []) == []
     turn = await press(services, office, nord, "an:tdone")
     assert turn.texts == [ui(services, "announce.need_target", "en")]
@@ -896,7 +911,7 @@ async def test_an_office_for_several_regions_chooses_the_region_first(
     turn = await skip(services, office, turn.last, "en")
     targets = (await skip(services, office, turn.last, "en")).last
     turn = await press(services, office, nord, "an:t:lyngen")
-    assert ui(services, "errors.stale_button", "en") in turn.text
+    assert ui(services, "announce.stale_button", "en") in turn.text
     targets = (await press(services, office, targets, "an:t:lillehammer")).last
     preview = await press(services, office, targets, "an:tdone")
     few = ui(services, "counts.fewer_than", "en", n=3)  # one resident: banded for offices
@@ -920,8 +935,8 @@ async def test_an_office_for_several_regions_chooses_the_region_first(
     assert listing.text.startswith(ui(services, "announce.list_heading", "en"))
     assert "Lillehammer bibliotek" in listing.text
     assert listing.button_texts == [
-        ui(services, "announce.change", "en", title=TITLE[:30]),
-        ui(services, "announce.cancel_meeting", "en", title=TITLE[:30]),
+        ui(services, "announce.change", "en", meeting="12 Mar Lillehammer bibliotek"),
+        ui(services, "announce.cancel_meeting", "en", meeting="12 Mar Lillehammer bibliotek"),
     ]
 
 
@@ -1022,7 +1037,7 @@ async def test_done_after_unticking_every_target_is_refused_and_nothing_can_be_s
         assert await step_of(services, office) == "targets"
     # The Send button on the preview shown before is out of step now.
     turn = await press(services, office, preview.sent[2], "an:send")
-    assert ui(services, "errors.stale_button") in turn.text
+    assert ui(services, "announce.stale_button") in turn.text
     assert await services.storage.meetings_in_region("nord-norge", 0) == []
 
     view = (await press(services, office, view, "an:t:alta")).last
@@ -1065,7 +1080,7 @@ async def test_a_cancelled_meeting_cannot_be_changed_or_cancelled_again(
     assert notices[0].text.startswith(ui(services, "meetings.cancelled.heading"))
 
     # Every way back into the cancelled meeting is refused, and nobody hears of it again.
-    stale = ui(services, "errors.stale_button")
+    stale = ui(services, "announce.stale_button")
     since, rows = len(fake.sent), await outbox_rows(services, f"meeting:{meeting.id}:cancel")
     for data in (f"an:ch:{meeting.id}", f"an:cx:{meeting.id}"):
         turn = await press(services, office, listing, data)
@@ -1082,7 +1097,8 @@ async def test_a_cancelled_meeting_cannot_be_changed_or_cancelled_again(
 
     assert received(fake, coming.user_id, since) == []
     assert received(fake, COORD_LYNGEN, since) == []
-    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == rows == 1
+    # One cancellation each for the resident and the coordinator there, who both had it.
+    assert await outbox_rows(services, f"meeting:{meeting.id}:cancel") == rows == 2
     assert await outbox_rows(services, f"meeting:{meeting.id}:v2") == 0
     kept = await storage.get_meeting(meeting.id)
     assert kept is not None
@@ -1135,7 +1151,7 @@ async def test_a_change_or_cancel_button_with_a_forged_meeting_id_is_refused(
 
     for action in ("ch", "cx", "cy"):
         turn = await office.press(services.signer.sign(OFFICE, f"an:{action}:{meeting_id}"))
-        assert turn.texts == [ui(services, "errors.stale_button")], action
+        assert turn.texts == [ui(services, "announce.stale_button")], action
         assert ui(services, "errors.internal") not in turn.text
     kept = await services.storage.get_meeting(meeting.id)
     assert kept == meeting

@@ -55,14 +55,17 @@ def test_ask_one_question(tmp_path: Path) -> None:
     assert (tmp_path / "data-key" / "secret.key").exists()  # the key beside it, not in it
 
 
-def test_ask_joins_words_into_one_question(tmp_path: Path) -> None:
-    result = run_bot(["ask", "what", "does", "it", "cost"], tmp_path)
+def test_ask_answers_each_argument_as_its_own_question(tmp_path: Path) -> None:
+    # Like lines on stdin: one JSON object per argument, in order (blank ones skipped).
+    result = run_bot(["ask", "what does it cost", " ", "hva koster det"], tmp_path)
     assert result.returncode == 0, result.stderr
-    [answer] = json_lines(result.stdout)
-    assert answer["question"] == "what does it cost"
-    assert answer["topic"] == "cost"
-    assert answer["lang"] == "en"
-    assert answer["answer"].startswith("It's free.")
+    first, second = json_lines(result.stdout)
+    assert first["question"] == "what does it cost"
+    assert first["topic"] == "cost"
+    assert first["lang"] == "en"
+    assert first["answer"].startswith("It's free.")
+    assert second["question"] == "hva koster det"
+    assert second["topic"] == "cost"
 
 
 def test_ask_reads_one_question_per_line_in_order(tmp_path: Path) -> None:

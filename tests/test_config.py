@@ -160,7 +160,9 @@ def test_several_problems_are_all_reported_at_once(raw: Raw) -> None:
         "digest.timezone: expected an IANA time zone such as Europe/Oslo, got 'Mars/Olympus'",
         "roles.admins[0]: expected a whole number from 1 to 9007199254740992, got 'abc'",
         "default_language: expected one of nb, en, got 'de'",
-        "privacy.min_count: expected a whole number from 3 to 100, got 0",
+        "privacy.min_count: expected a whole number from 3 to 100, got 0; below 3, a count of 1 "
+        "or 2 would be shown to coordinators and offices, and they often know who that is "
+        "(docs/THREAT_MODEL.md; Statistics Norway uses 3)",
         "digest.weekday: expected one of monday, tuesday, wednesday, thursday, friday, "
         "saturday, sunday, got 'Monday'",
     ]
@@ -394,3 +396,238 @@ def test_check_config_refuses_a_crisis_number_without_a_label(raw: Raw, tmp_path
     assert result.returncode != 0, result.stdout
     assert "crisis.numbers[0].key" in result.stderr
     assert "alarm" in result.stderr
+
+
+# --- typos and risky values (issue 11) -----------------------------------------------------------
+
+
+def rename(section: Raw, old: str, new: str) -> None:
+    section[new] = section.pop(old)
+
+
+@pytest.mark.parametrize(
+    ("where", "old", "new", "problem"),
+    [
+        ("roles", "admins", "admin", "roles.admin: unknown key; did you mean admins?"),
+        (
+            "roles",
+            "coordinators",
+            "cordinators",
+            "roles.cordinators: unknown key; did you mean coordinators?",
+        ),
+        (
+            "privacy",
+            "retention_days",
+            "retension_days",
+            "privacy.retension_days: unknown key; did you mean retention_days?",
+        ),
+        ("digest", "timezone", "timzone", "digest.timzone: unknown key; did you mean timezone?"),
+        ("(top level)", "regions", "Regions", "Regions: unknown key; did you mean regions?"),
+    ],
+)
+def test_a_misspelt_key_is_an_error_with_a_suggestion(
+    raw: Raw, where: str, old: str, new: str, problem: str
+) -> None:
+    rename(raw if where == "(top level)" else raw[where], old, new)
+    assert problem in problems_of(raw)
+
+
+def test_misspelt_keys_in_list_items_name_the_item(raw: Raw) -> None:
+    rename(raw["regions"][0]["municipalities"][1], "aliases", "alias")
+    rename(raw["crisis"]["numbers"][2], "for", "fro")
+    rename(raw["roles"]["coordinators"][1], "user_id", "userid")
+    rename(raw["roles"]["offices"][0], "region", "regon")
+    rename(raw["regions"][2], "office", "offfice")
+    rename(raw["telegram"]["webhook"], "public_url", "publicurl")
+    problems = problems_of(raw)
+    for line in (
+        "regions[0].municipalities[1].alias: unknown key; did you mean aliases?",
+        "crisis.numbers[2].fro: unknown key; did you mean for?",
+        "roles.coordinators[1].userid: unknown key; did you mean user_id?",
+        "roles.offices[0].regon: unknown key; did you mean region?",
+        "regions[2].offfice: unknown key; did you mean office?",
+        "telegram.webhook.publicurl: unknown key; did you mean public_url?",
+    ):
+        assert line in problems, problems
+
+
+def test_a_key_in_the_wrong_section_names_where_it_belongs(raw: Raw) -> None:
+    raw["min_count"] = raw["privacy"].pop("min_count")
+    raw["roles"]["retention_day"] = 90
+    raw["roles"]["digest"] = {}
+    problems = problems_of(raw)
+    assert "min_count: unknown key here; did you mean privacy.min_count?" in problems
+    assert (
+        "roles.retention_day: unknown key here; did you mean privacy.retention_days?" in problems
+    )
+    assert "roles.digest: unknown key here; did you mean digest at the top level?" in problems
+
+
+def test_an_unknown_key_without_a_near_one_lists_the_keys(raw: Raw) -> None:
+    raw["sending"]["burst"] = 3
+    raw["roles"][True] = [1]  # what YAML 1.1 makes of a bare `on:` or `yes:`
+    problems = problems_of(raw)
+    assert (
+        "sending.burst: unknown key; the keys here are rate_per_second, "
+        "seconds_between_messages_to_one_chat"
+    ) in problems
+    [yes] = [p for p in problems if p.startswith("roles.True")]
+    assert "quote it" in yes
+
+
+def test_unknown_keys_are_reported_with_every_other_problem(raw: Raw) -> None:
+    rename(raw["roles"], "admins", "admin")
+    rename(raw["privacy"], "retention_days", "retension_days")
+    raw["digest"]["timezone"] = "Mars/Olympus"
+    raw["privacy"]["min_count"] = 1
+    problems = problems_of(raw)
+    assert len(problems) == 4, problems
+    assert "roles.admin: unknown key; did you mean admins?" in problems
+    assert "privacy.retension_days: unknown key; did you mean retention_days?" in problems
+    assert any(p.startswith("digest.timezone: ") for p in problems)
+    assert any(p.startswith("privacy.min_count: ") for p in problems)
+
+
+def test_every_key_of_the_sample_is_known() -> None:
+    # Each part of the sample is a part _KEYS describes (a key the parser reads but _KEYS lacks
+    # is an unknown-key error in the sample's own test above), and no part of it is missing.
+    from bot.config import _INDEX_RE, _KEYS
+
+    data = yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
+    seen: dict[str, set[str]] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            seen.setdefault(_INDEX_RE.sub("[]", path), set()).update(node)
+            for key, value in node.items():
+                child = key if path == "(top level)" else f"{path}.{key}"
+                walk(value, child)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+
+    walk(data, "(top level)")
+    assert set(seen) == set(_KEYS)
+    for path, keys in seen.items():
+        assert keys <= set(_KEYS[path]), path
+
+
+def test_min_count_below_3_is_refused_and_says_why(raw: Raw) -> None:
+    for low in (0, 1, 2):
+        raw["privacy"]["min_count"] = low
+        [problem] = problems_of(raw)
+        assert problem.startswith(
+            f"privacy.min_count: expected a whole number from 3 to 100, got {low}; below 3"
+        )
+        assert "docs/THREAT_MODEL.md" in problem
+    raw["privacy"]["min_count"] = 101
+    assert problems_of(raw) == [
+        "privacy.min_count: expected a whole number from 3 to 100, got 101"
+    ]
+    raw["privacy"]["min_count"] = 3
+    assert parse_config(raw, {}).min_count == 3
+
+
+@pytest.mark.parametrize("number", ["11a", "1I3", "II6 123", "II3", "I13"])
+def test_a_letter_in_a_crisis_number_is_an_error(raw: Raw, number: str) -> None:
+    raw["crisis"]["numbers"][1]["number"] = number
+    assert problems_of(raw) == [
+        "crisis.numbers[1].number: expected a phone number of digits and spaces (a letter in it "
+        f"cannot be dialled), got {number!r}"
+    ]
+
+
+def test_an_empty_crisis_number_entry_is_an_error(raw: Raw) -> None:
+    raw["crisis"]["numbers"].append({})
+    assert problems_of(raw) == ["crisis.numbers[9]: expected a number with key and number, got {}"]
+
+
+def warnings_of(raw: Raw) -> list[str]:
+    from bot.config import config_warnings
+
+    return config_warnings(parse_config(raw, {}, "config.yaml"))
+
+
+def test_the_sample_has_no_warnings(raw: Raw) -> None:
+    assert warnings_of(raw) == []
+
+
+def test_no_admins_and_no_coordinators_are_warnings(raw: Raw) -> None:
+    raw["roles"]["admins"] = []
+    del raw["roles"]["coordinators"]
+    admins, coordinators = warnings_of(raw)
+    assert admins.startswith("roles.admins: no admins")
+    assert coordinators.startswith("roles.coordinators: no coordinators")
+    assert "digest" in coordinators
+
+
+@pytest.mark.parametrize(
+    ("number", "warned"),
+    [
+        ("113", False),
+        ("+47 22 40 00 40", False),
+        (113, False),  # YAML reads a bare number as a number: still dialled the same
+        ("11", True),
+        ("+47", True),
+        ("22-40-00-40", True),
+        ("(22) 40 00 40", True),
+        ("1+13", True),
+    ],
+)
+def test_a_crisis_number_that_is_not_a_phone_number_is_a_warning(
+    raw: Raw, number: object, warned: bool
+) -> None:
+    raw["crisis"]["numbers"][1]["number"] = number
+    warnings = warnings_of(raw)
+    if warned:
+        [warning] = warnings
+        assert warning.startswith(f"crisis.numbers[1].number: {number!r} does not look like")
+    else:
+        assert warnings == []
+
+
+def test_a_region_without_municipalities_is_a_warning(raw: Raw) -> None:
+    raw["regions"][2]["municipalities"] = []
+    assert warnings_of(raw) == [
+        "regions[2].municipalities: region 'oslo' has no municipalities: nobody can choose it, "
+        "and its office's announcements reach nobody"
+    ]
+
+
+def test_check_config_names_the_typos_and_exits_1(raw: Raw, tmp_path: Path) -> None:
+    rename(raw["roles"], "admins", "admin")
+    rename(raw["roles"], "coordinators", "cordinators")
+    rename(raw["privacy"], "retention_days", "retension_days")
+    raw["privacy"]["min_count"] = 1
+    raw["crisis"]["numbers"][1]["number"] = "11E"
+    path = write_yaml(tmp_path / "typos.yaml", raw)
+    result = run_cli("check-config", str(path), tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "OK" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert f"{path}: roles.admin: unknown key; did you mean admins?" in lines
+    assert f"{path}: roles.cordinators: unknown key; did you mean coordinators?" in lines
+    assert f"{path}: privacy.retension_days: unknown key; did you mean retention_days?" in lines
+    assert any(line.startswith(f"{path}: privacy.min_count: ") for line in lines)
+    assert any(line.startswith(f"{path}: crisis.numbers[1].number: ") for line in lines)
+    assert len(lines) == 5, lines
+
+
+def test_check_config_prints_warnings_and_exits_0(raw: Raw, tmp_path: Path) -> None:
+    raw["roles"]["admins"] = []
+    raw["roles"]["coordinators"] = []
+    raw["crisis"]["numbers"][1]["number"] = "11-3"
+    raw["regions"][2]["municipalities"] = []
+    path = write_yaml(tmp_path / "risky.yaml", raw)
+    result = run_cli("check-config", str(path), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 4, warnings
+    assert all(w.startswith(f"{path}: WARNING: ") for w in warnings)
+    assert result.stdout.strip() == (
+        f"{path}: OK with 4 warnings, see above (11 municipalities, 3 regions)"
+    )
+    # The sample itself: OK with nothing on stderr.
+    clean = run_cli("check-config", str(CONFIG_PATH), tmp_path=tmp_path)
+    assert clean.returncode == 0
+    assert clean.stderr == ""

@@ -20,7 +20,8 @@ async def test_a_poster_link_offers_interest_and_meetings_for_its_municipality(
 
     entry = (await person.press("i:start:lyngen", on=welcome)).first
     assert entry.text == content.text("en", "interest.entry")
-    limits = (await person.press("i:e:yes", on=entry)).first
+    age = (await person.press("i:e:yes", on=entry)).first
+    limits = (await person.press("i:a:yes", on=age)).first
     place = (await person.press("i:l:ok", on=limits)).first
     assert place.button_texts[0] == "📍 Lyngen"
     kind = (await person.press("i:m:lyngen", on=place)).first

@@ -69,6 +69,7 @@ async def register(person: Person, reg: Reg, content: Content) -> None:
     message = (await person.say("/interest")).first
     steps = [
         lambda m: _data_button(m, "i:e:yes"),
+        lambda m: _data_button(m, "i:a:yes"),
         lambda m: _data_button(m, "i:l:ok"),
         lambda m: _data_button(m, "i:r:nord-norge"),
         lambda m: _data_button(m, f"i:m:{reg.place}"),

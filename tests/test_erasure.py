@@ -51,7 +51,7 @@ async def register(person: Person, kind: str = THEME) -> None:
     """Complete /interest with buttons: Lyngen, `kind`, day, messages yes."""
     message = (await person.say("/interest")).first
     for data in (
-        *("i:e:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
+        *("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
         *(f"i:k:{kind}", "i:h:day", "i:c:yes", "i:s:ok"),
     ):
         assert data in message.callback_data, (data, message.text)
@@ -192,7 +192,7 @@ async def test_withdrawal_removes_the_registration_and_all_that_only_served_it(
     await person.press("ms:all")  # stop following meetings: nothing else needs the chat id
     await storage.clear_mark(1, key, "coming")
 
-    await person.press("i:w")
+    await person.press("i:wy")  # withdraw, confirmed
 
     assert await storage.get_registration(key) is None
     assert left_about(database, key) == {}
@@ -210,7 +210,7 @@ async def test_withdrawal_keeps_only_what_still_serves_a_purpose(
     and so do the mark and the queued announcement; the invitation and its answer go."""
     person, key, needles, invitation = await make_world(services, person_factory, database)
 
-    await person.press("i:w")
+    await person.press("i:wy")  # withdraw, confirmed
 
     left = left_about(database, key)
     assert left == {"residents": 1, "meeting_marks": 1, "subscriptions": 1, "outbox": 1}
@@ -230,7 +230,7 @@ async def test_a_chosen_language_stays_without_the_chat_id_a_noted_one_goes(
     noted = person_factory(user_id=4002)
     await register(noted)
     for who in (chooser, noted):
-        await who.press("i:w")
+        await who.press("i:wy")  # withdraw, confirmed
 
     chooser_key, noted_key = services.user_key(4001), services.user_key(4002)
     rows = query(

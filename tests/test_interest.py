@@ -43,7 +43,8 @@ KIND_BUTTONS = [
 # The buttons pressed, in order, to reach each step (Lyngen, grief, evening, messages yes).
 PATH = [
     ("entry", ""),
-    ("limits", "i:e:yes"),
+    ("age", "i:e:yes"),
+    ("sober", "i:a:yes"),
     ("place", "i:l:ok"),
     ("region", "i:r:nord-norge"),
     ("kind", "i:m:lyngen"),
@@ -132,7 +133,7 @@ PHRASES = {
     "nb": {
         "entry": "har du selv noe i ditt eget liv",
         "entry_yes": "Ja, det har jeg",
-        "limits": "Jeg er 18 år eller eldre.",
+        "age": "Er du 18 år eller eldre?",
         "region": "Velg kommunen din i Nord-Norge:",
         "summary": "• Kommune: Lyngen\n• Gruppe: Sorg\n• Tid: På kvelden\n• Beskjed fra boten: ja",
         "saved": "Interessen din er registrert anonymt",
@@ -145,7 +146,7 @@ PHRASES = {
     "en": {
         "entry": "is there something in your own life that you want to work on?",
         "entry_yes": "Yes, there is",
-        "limits": "I am 18 or older.",
+        "age": "Are you 18 or older?",
         "region": "Choose your municipality in Nord-Norge:",
         "summary": "• Municipality: Lyngen\n• Group: Grief\n• Time: Evening\n"
         "• Messages from the bot: yes",
@@ -177,14 +178,17 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     assert entry.callback_data == ["i:e:yes", "i:e:other", "i:e:unsure"]
     assert entry.button_texts[0] == words["entry_yes"]
 
-    limits = (await person.press_label(entry, words["entry_yes"])).first
-    assert limits.method == "editMessageText"
-    assert limits.message_id == entry.message_id  # the same message moves on, no clutter
-    assert limits.text == ui(services, lang, "interest.limits", min_age=config.min_age)
-    assert words["limits"] in limits.text
-    assert limits.callback_data == ["i:l:ok", "i:l:no"]
+    age = (await person.press_label(entry, words["entry_yes"])).first
+    assert age.method == "editMessageText"
+    assert age.message_id == entry.message_id  # the same message moves on, no clutter
+    assert age.text == ui(services, lang, "interest.age", min_age=config.min_age)
+    assert words["age"] in age.text
+    assert age.callback_data == ["i:a:yes", "i:a:no"]
+    sober = (await person.press("i:a:yes", on=age)).first
+    assert sober.text == ui(services, lang, "interest.sober")
+    assert sober.callback_data == ["i:l:ok", "i:l:no"]
 
-    place = (await person.press("i:l:ok", on=limits)).first
+    place = (await person.press("i:l:ok", on=sober)).first
     assert place.text == ui(services, lang, "interest.place")
     assert place.callback_data == PLACE_BUTTONS
     assert place.button_texts[:3] == ["Nord-Norge", "Innlandet", "Oslo"]
@@ -277,8 +281,12 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     # Same place: a change is not a new registration in the tallies.
     assert await storage.tallies_since(0) == [EventTally("Lyngen", "nord-norge", WEEK, "new", 1)]
 
-    # Withdraw from /mine.
-    withdrawn = await person.press("i:w", on=updated)
+    # Withdraw from /mine: asked first.
+    ask = (await person.press("i:w", on=updated)).first
+    assert ask.text == ui(services, lang, "mine.withdraw_ask")
+    assert ask.callback_data == ["i:wy", "i:wn"]
+    assert await storage.get_registration(key) is not None
+    withdrawn = await person.press("i:wy", on=ask)
     assert withdrawn.texts == [ui(services, lang, "mine.withdrawn")]
     assert words["withdrawn"] in withdrawn.first.text
     assert await storage.get_registration(key) is None
@@ -325,9 +333,8 @@ async def test_change_place_from_mine_by_typing(person: Person, services: Servic
     await register(person)
     mine = (await person.say("/mine")).first
     await person.press("i:x:place", on=mine)
-    offer = (await person.say("Fagernes")).first
-    assert offer.callback_data[0] == "i:m:nord-aurdal"
-    updated = (await person.press("i:m:nord-aurdal", on=offer)).first
+    updated = (await person.say("Fagernes")).first  # an alias: saved at once
+    assert updated.text.startswith(ui(services, "nb", "mine.updated"))
     assert "• Kommune: Nord-Aurdal" in updated.text
     reg = await services.storage.get_registration(key_of(services))
     assert reg is not None
@@ -356,7 +363,7 @@ async def test_summary_edit_changes_one_answer_before_saving(
     kind = (await person.press("i:x:kind", on=menu)).first
     assert kind.callback_data == KIND_BUTTONS
     again = (await person.press("i:k:open", on=kind)).first
-    assert "• Gruppe: Åpen gruppe på tvers av problemer" in again.text
+    assert "• Gruppe: Blandet gruppe: ulike problemer" in again.text
     assert again.callback_data == ["i:s:ok", "i:s:edit", "i:s:cancel"]
     assert await services.storage.get_registration(key_of(services)) is None
     await person.press("i:s:ok", on=again)
@@ -431,13 +438,19 @@ async def test_not_sure_gets_the_topics_that_help_decide(
     assert answer.first.text == topics["who_for"].text[lang].answer
 
 
+@pytest.mark.parametrize(("step", "data"), [("age", "i:a:no"), ("sober", "i:l:no")])
 async def test_limits_no_stops_without_storing_anything(
-    person: Person, services: Services, config: Config
+    person: Person, services: Services, step: str, data: str
 ) -> None:
-    limits = await to_step(person, "limits")
-    turn = await person.press("i:l:no", on=limits)
-    assert turn.texts == [ui(services, "nb", "interest.limits_refused", min_age=config.min_age)]
-    assert "Gruppene er for voksne fra 18 år" in turn.first.text
+    limits = await to_step(person, step)
+    turn = await person.press(data, on=limits)
+    assert len(turn.texts) == 1
+    assert "/help" not in turn.first.text
+    if step == "age":
+        assert "Gruppene er for voksne fra 18 år" in turn.first.text
+        assert "116 111" in turn.first.text
+    else:
+        assert "velkommen når du kan komme uten" in turn.first.text
     key = key_of(services)
     assert await services.storage.get_flow(key) is None
     assert await services.storage.get_registration(key) is None
@@ -445,7 +458,7 @@ async def test_limits_no_stops_without_storing_anything(
     assert await services.storage.registrations_in() == []
     assert await services.storage.tallies_since(0) == []
     # The old "yes" button cannot sneak past the refusal.
-    again = await person.press("i:l:ok", on=limits)
+    again = await person.press(data.replace(":no", ":yes" if step == "age" else ":ok"), on=limits)
     assert seen(again) == [stale_button(services)]
     assert await services.storage.get_flow(key) is None
 
@@ -453,7 +466,20 @@ async def test_limits_no_stops_without_storing_anything(
 # --- the municipality, typed -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed", ["lyngen", "Lyngseidet", "lyngn", "LYNGEN "])
+@pytest.mark.parametrize("typed", ["lyngen", "Lyngseidet", "LYNGEN ", "nord-lenangen"])
+async def test_exact_municipality_name_or_alias_is_taken_without_asking(
+    person: Person, services: Services, typed: str
+) -> None:
+    await to_step(person, "place")
+    kind = (await person.say(typed)).first
+    assert kind.text == ui(services, "nb", "interest.kind")
+    assert kind.callback_data == KIND_BUTTONS
+    draft = await draft_of(services)
+    assert draft is not None
+    assert (draft.step, draft.region_id, draft.municipality) == ("kind", "nord-norge", "Lyngen")
+
+
+@pytest.mark.parametrize("typed", ["lyngn", "Lynge", "lyngseid"])
 async def test_typed_municipality_offers_lyngen_and_chooses_nothing_silently(
     person: Person, services: Services, typed: str
 ) -> None:
@@ -483,8 +509,11 @@ async def test_type_button_asks_for_the_name_then_matches(
     prompt = (await person.press("i:t", on=place)).first
     assert prompt.text == ui(services, "nb", "interest.place_type_prompt")
     assert prompt.callback_data == PLACE_BUTTONS
-    turn = await person.say("Lakselv")
-    assert turn.first.callback_data[0] == "i:m:porsanger"
+    turn = await person.say("Lakselv")  # an alias: taken at once
+    assert turn.first.text == ui(services, "nb", "interest.kind")
+    draft = await draft_of(services)
+    assert draft is not None
+    assert draft.municipality == "Porsanger"
 
 
 async def test_garbage_offers_no_match_and_lets_them_retry(
@@ -492,13 +521,14 @@ async def test_garbage_offers_no_match_and_lets_them_retry(
 ) -> None:
     await to_step(person, "place")
     turn = await person.say("qwerty")
-    assert turn.texts == [ui(services, "nb", "interest.place_no_match")]
-    assert turn.first.callback_data == PLACE_BUTTONS  # choose from the list, or type again
+    assert turn.first.text.startswith(ui(services, "nb", "interest.place_no_match"))
+    # choose from the list, type again, or say it is elsewhere in Norway
+    assert turn.first.callback_data == [*PLACE_BUTTONS, "i:o"]
     draft = await draft_of(services)
     assert draft is not None
     assert (draft.step, draft.municipality) == ("typing", None)
 
-    retry = await person.say("Lyngseidet")
+    retry = await person.say("Lyngsei")
     assert retry.first.callback_data[0] == "i:m:lyngen"
     # "None of these" goes back to typing.
     none = (await person.press("i:t", on=retry.first)).first
@@ -524,7 +554,7 @@ async def test_municipality_not_listed_is_stored_under_the_chosen_region(
     place = await to_step(person, "place")
     pick = (await person.press("i:u", on=place)).first
     assert pick.text == ui(services, lang, "interest.place_pick_region_for_unlisted")
-    assert pick.callback_data == ["i:ur:nord-norge", "i:ur:innlandet", "i:ur:oslo"]
+    assert pick.callback_data == ["i:ur:nord-norge", "i:ur:innlandet", "i:ur:oslo", "i:o"]
     kind = (await person.press("i:ur:innlandet", on=pick)).first
     time_step = (await person.press("i:k:any", on=kind)).first
     contact = (await person.press("i:h:either", on=time_step)).first
@@ -643,9 +673,11 @@ async def test_typed_step_survives_a_restart(
 @pytest.mark.parametrize(
     ("step", "data"),
     [
-        ("limits", "i:k:open"),  # a later step's button
-        ("limits", "i:s:ok"),  # skip to saving
-        ("limits", "i:m:lyngen"),
+        ("age", "i:k:open"),  # a later step's button
+        ("age", "i:s:ok"),  # skip to saving
+        ("sober", "i:m:lyngen"),
+        ("age", "i:a:ok"),
+        ("sober", "i:l:yes"),
         ("place", "i:r:../x"),  # an unknown region
         ("place", "i:m:nonexistent"),
         ("region", "i:m:nonexistent"),  # an unknown municipality

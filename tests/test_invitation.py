@@ -110,6 +110,7 @@ async def register(person: Person, place: str, kind: str, contact: str) -> None:
     """The real /interest flow, all buttons, each taken from the message the bot sent."""
     presses = [
         "i:e:yes",
+        "i:a:yes",
         "i:l:ok",
         "i:r:nord-norge",
         f"i:m:{place}",

@@ -103,7 +103,7 @@ def secrets_in(text: str, services: Services, extra: tuple[str, ...] = ()) -> li
 async def register(person: Person, place: str, kind: str) -> Sent:
     """The real /interest flow with its own buttons; the message that confirms it."""
     message = (await person.say("/interest")).first
-    presses = ("i:e:yes", "i:l:ok", "i:r:nord-norge", f"i:m:{place}")
+    presses = ("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", f"i:m:{place}")
     for data in (*presses, f"i:k:{kind}", "i:h:evening", "i:c:yes", "i:s:ok"):
         assert data in message.callback_data, (data, message.text)
         message = (await person.press(data, on=message)).first

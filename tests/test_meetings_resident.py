@@ -37,6 +37,7 @@ from bot.meeting_jobs import enqueue_meeting_reminders
 from bot.meeting_views import announcement_payload, reminder_payload
 from bot.services import Services
 from bot.storage import Meeting
+from bot.when import format_when, from_timestamp
 from tests.conftest import USER_ID, PacingClock, Person, PersonFactory, Turn, stop_app
 
 T0 = 1_700_000_000.0  # Tuesday 14.11.2023 23:13 in Oslo
@@ -334,7 +335,10 @@ async def test_remind_me_toggles_and_counts(
     storage = services.storage
 
     turn = await person.press(f"mt:{meeting.id}:rem", on=message)
-    assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_on")]
+    a_day_before = from_timestamp(meeting.starts_at - DAY, services.config.timezone)
+    remind_at = format_when(a_day_before, "nb", services.content, services.config.timezone)
+    assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_on", remind_at=remind_at)]
+    assert "fredag 17. november 2023 kl. 18.13" in turn.alerts[0]  # the day before, its hour
     assert (await storage.mark_counts(meeting.id))["remind"] == 1
     turn = await person.press(f"mt:{meeting.id}:rem", on=message)
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_off")]

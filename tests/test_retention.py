@@ -35,7 +35,7 @@ async def register(person: Person) -> Registration:
     """Complete /interest with buttons: Lyngen, grief, evening, messages yes."""
     message = (await person.say("/interest")).first
     for data in (
-        *("i:e:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
+        *("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
         *("i:k:grief", "i:h:evening", "i:c:yes", "i:s:ok"),
     ):
         assert data in message.callback_data, (data, message.text)

@@ -69,6 +69,7 @@ async def register_typing_a_marker(person: Person, services: Services) -> None:
     """/interest, typing the municipality with a marker word, then every button."""
     message = (await person.say("/interest")).first
     message = (await person.press("i:e:yes", on=message)).first
+    message = (await person.press("i:a:yes", on=message)).first
     message = (await person.press("i:l:ok", on=message)).first
     offer = (await person.say(MARKER)).first
     assert offer.callback_data[0] == "i:m:lyngen", offer.text
@@ -89,6 +90,7 @@ async def test_the_database_file_alone_reveals_no_telegram_id_chat_id_or_typed_t
     # Mid-flow, right after typing: the draft in flow_state must not hold the typed text.
     message = (await person.say("/interest")).first
     message = (await person.press("i:e:yes", on=message)).first
+    message = (await person.press("i:a:yes", on=message)).first
     await person.press("i:l:ok", on=message)
     offer = await person.say(MARKER)
     assert offer.first.callback_data[0] == "i:m:lyngen"

@@ -224,16 +224,16 @@ def test_another_time_zone_can_be_asked_for() -> None:
 
 def test_format_when_in_both_languages(content: Content) -> None:
     moment = datetime(2027, 3, 16, 18, 0, tzinfo=OSLO)
-    assert format_when(moment, "nb", content) == "tirsdag 16. mars 2027 kl. 18:00"
+    assert format_when(moment, "nb", content) == "tirsdag 16. mars 2027 kl. 18.00"
     assert format_when(moment, "en", content) == "Tuesday 16 March 2027 at 18:00"
     summer = datetime(2027, 6, 5, 9, 5, tzinfo=OSLO)
-    assert format_when(summer, "nb", content) == "lørdag 5. juni 2027 kl. 09:05"
+    assert format_when(summer, "nb", content) == "lørdag 5. juni 2027 kl. 09.05"
     assert format_when(summer, "en", content) == "Saturday 5 June 2027 at 09:05"
 
 
 def test_format_when_shows_oslo_time_whatever_the_input_zone(content: Content) -> None:
     utc = datetime(2027, 6, 12, 16, 0, tzinfo=UTC)
-    assert format_when(utc, "nb", content) == "lørdag 12. juni 2027 kl. 18:00"
+    assert format_when(utc, "nb", content) == "lørdag 12. juni 2027 kl. 18.00"
     stored = int(utc.timestamp())
     assert format_when(from_timestamp(stored), "en", content) == "Saturday 12 June 2027 at 18:00"
 

@@ -16,6 +16,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHandler, filters
 
 from bot import admin_views as views
+from bot import command_menus
 from bot.handlers import misc
 from bot.handlers.common import events, refuse_press, send, show, signed_button, user_language
 from bot.invites import (
@@ -64,7 +65,10 @@ async def invite_command(update: Update, context: BotContext) -> None:
     if is_list_request(list(context.args or [])):
         pending = await pending_invites(s.storage, s.now())
         button = _signed(context, user.id)
-        await send(update, views.invites_view(s.content, s.config, lang, pending, button))
+        view = views.invites_view(
+            s.content, s.config, lang, pending, button, note_of=s.cipher.decrypt_note
+        )
+        await send(update, view)
         raise ApplicationHandlerStop
     parsed = parse_invite_args(s.config, list(context.args or []))
     if isinstance(parsed, InviteProblem):
@@ -72,7 +76,9 @@ async def invite_command(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     key = s.user_key(user.id)
     creator = (key, s.cipher.encrypt(chat.id, key))  # to tell this admin when it is used
-    invite = await create_invite(s.storage, s.config, parsed, s.now(), creator)
+    # The admin's label for the link ("Kari på biblioteket") is stored only encrypted.
+    note_enc = s.cipher.encrypt_note(parsed.note) if parsed.note else None
+    invite = await create_invite(s.storage, s.config, parsed, s.now(), creator, note_enc)
     events.info("invite created role=%s", invite.role)
     link = invite_link(context.bot.username, invite.token)
     await send(update, views.created_view(s.content, s.config, lang, invite, link))
@@ -97,6 +103,8 @@ async def accept_invite_payload(update: Update, context: BotContext, payload: st
     else:
         events.info("invite accepted role=%s", grant.role)
     await send(update, views.accepted_view(s.content, s.config, lang, grant))
+    if grant is not None:  # their own command menu, with the role's commands (best effort)
+        await command_menus.publish(context.bot, s, chat.id, user_key)
     if grant is not None and accepted.creator is not None:
         # The admin who made the link hears that it was used: role and scope, never who.
         admin_key, admin_chat = accepted.creator
@@ -116,7 +124,10 @@ async def roles_command(update: Update, context: BotContext) -> None:
     s, lang = context.services, await user_language(update, context)
     granted = await granted_roles(s.storage)
     button = _signed(context, user.id)
-    await send(update, views.roles_view(s.content, s.config, lang, granted, button))
+    view = views.roles_view(
+        s.content, s.config, lang, granted, button, note_of=s.cipher.decrypt_note
+    )
+    await send(update, view)
     raise ApplicationHandlerStop
 
 
@@ -139,14 +150,25 @@ async def on_admin_button(update: Update, context: BotContext) -> None:
         if done.kind == "revoked" and done.invite is not None:
             events.info("invite revoked role=%s", done.invite.role)
         pending = [] if done.kind == "confirm" else await pending_invites(s.storage, s.now())
-        view = views.invite_press_view(s.content, s.config, lang, done, pending, button)
+        view = views.invite_press_view(
+            s.content, s.config, lang, done, pending, button, s.cipher.decrypt_note
+        )
         await show(update, view)
         raise ApplicationHandlerStop
     outcome = await revoke_press(s.storage, s.user_key(user.id), action, arg)
     if outcome.kind == "revoked" and outcome.grant is not None:
         events.info("role revoked role=%s", outcome.grant.role)
     granted = [] if outcome.kind == "confirm" else await granted_roles(s.storage)
-    await show(update, views.press_view(s.content, s.config, lang, outcome, granted, button))
+    view = views.press_view(
+        s.content, s.config, lang, outcome, granted, button, s.cipher.decrypt_note
+    )
+    await show(update, view)
+    if outcome.kind == "revoked" and outcome.grant is not None:
+        # Their menu loses the role's commands (the grant kept their encrypted chat).
+        revoked = outcome.grant
+        chat_id = s.cipher.decrypt(revoked.chat_enc, revoked.user_key)
+        if chat_id is not None:
+            await command_menus.publish(context.bot, s, chat_id, revoked.user_key)
     raise ApplicationHandlerStop
 
 

@@ -21,7 +21,7 @@ from bot import announcements as domain
 from bot.announcements import FLOW
 from bot.handlers import misc
 from bot.handlers.common import Actor, acting, send, show, signed_button, signed_press
-from bot.progress import Watcher, watch
+from bot.progress import Watcher, report_progress, watch
 from bot.services import BotContext, Services
 
 
@@ -132,7 +132,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     state = await services.storage.get_flow(office.key)
     flow = dict(state[1]) if state and state[0] == FLOW else None
     if flow is None or flow.get("region") not in office.roles.regions:
-        await show(update, views.notice(screen, "errors.stale_button"))
+        await show(update, views.notice(screen, "announce.stale_button"))
         return
     step = flow.get("step")
     if action == "skip" and step in domain.SKIPPABLE and value == step:
@@ -150,7 +150,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         await services.storage.clear_flow(office.key)
         await show(update, views.notice(screen, "announce.cancelled"))
     else:  # replayed or out of step
-        await show(update, views.notice(screen, "errors.stale_button"))
+        await show(update, views.notice(screen, "announce.stale_button"))
 
 
 async def _toggle_target(
@@ -158,7 +158,7 @@ async def _toggle_target(
 ) -> None:
     targets = domain.toggled_targets(services.config, flow, action, code)
     if targets is None:  # another region's municipality: never
-        await show(update, views.notice(_screen(services, office), "errors.stale_button"))
+        await show(update, views.notice(_screen(services, office), "announce.stale_button"))
     elif action == "tdone" and not targets:
         await send(update, views.notice(_screen(services, office), "announce.need_target"))
     elif action == "tdone":
@@ -176,13 +176,13 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     assert chat is not None
     screen, draft = _screen(services, office), domain.draft_meeting(office.key, flow)
     if not domain.targets_in_region(services.config, flow, draft):
-        await show(update, views.notice(screen, "errors.stale_button"))
+        await show(update, views.notice(screen, "announce.stale_button"))
         return
     await services.storage.clear_flow(office.key)
     if draft.id:  # a change to an announced meeting: tell those who signed up
         told = await domain.change(services, draft, office.roles.regions)
         if told is None:  # cancelled (or gone) since the change began: say so, not silence
-            await show(update, views.notice(screen, "errors.stale_button"))
+            await show(update, views.notice(screen, "announce.stale_button"))
         else:
             await show(update, views.notice(screen, "announce.change_done"))
         return
@@ -190,11 +190,12 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     # an office subtract two sets of places (docs/THREAT_MODEL.md); the digest has the figures.
     meeting, added = await domain.create(services, draft, chat.id)
     await show(update, views.notice(screen, "announce.queued"))
-    if not added:
-        return
     progress = await chat.send_message(views.progress_start(screen))
     watcher = Watcher(chat.id, progress.message_id, office.lang)
     watch(services, f"meeting:{meeting.id}", watcher)
+    if not added:  # nobody to send to: "done" all the same, as after a send (no count shown)
+        await report_progress(chat.get_bot(), services, f"meeting:{meeting.id}", {"pending": 0})
+        return
     services.outbox_changed()
 
 
@@ -209,7 +210,7 @@ async def _manage(
     if action == "cn":
         await show(update, views.notice(screen, "announce.cancel_kept"))
     elif not domain.is_open(meeting, office.roles.regions):
-        await show(update, views.notice(screen, "errors.stale_button"))
+        await show(update, views.notice(screen, "announce.stale_button"))
     elif action == "ch":
         flow = domain.change_flow(meeting)
         await services.storage.set_flow(office.key, FLOW, flow)

@@ -29,15 +29,39 @@ def language_from_telegram(user: User | None, default: str) -> str:
     return "nb" if code.split("-")[0] in NORWEGIAN_CODES else "en"
 
 
+CONVERSATION_LANGUAGE = "lang"  # chat_data key: the language this chat has been held in
+
+
 async def user_language(update: Update, context: BotContext) -> str:
-    """The chat language: the person's /language choice, else from Telegram's language code."""
+    """The chat language: the person's /language choice, else the language the conversation
+    has been held in (memory only, bot.chat_language), else Telegram's language code."""
     services = context.services
     user = update.effective_user
     if user is not None:
         chosen = await services.storage.get_language(services.pseudonymizer.user_key(user.id))
         if chosen in LANGUAGES:
             return chosen
+    held = context.chat_data.get(CONVERSATION_LANGUAGE) if context.chat_data is not None else None
+    if held in LANGUAGES:
+        return str(held)
     return language_from_telegram(user, services.config.default_language)
+
+
+async def language_is_firm(update: Update, context: BotContext) -> bool:
+    """Whether the chat language was chosen (/language) or the conversation has one."""
+    user = update.effective_user
+    if user is None:
+        return False
+    services = context.services
+    if await services.storage.get_language(services.user_key(user.id)) in LANGUAGES:
+        return True
+    return context.chat_data is not None and CONVERSATION_LANGUAGE in context.chat_data
+
+
+def hold_language(context: BotContext, lang: str) -> None:
+    """Keep `lang` as the conversation's language (memory only; /forget clears it)."""
+    if context.chat_data is not None:
+        context.chat_data[CONVERSATION_LANGUAGE] = lang
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,22 @@ set an unknown value.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot import interest, interest_flow, interest_views
+from bot import interest, interest_flow, interest_typed, interest_views
+from bot.answering import Reply, faq_reply
 from bot.handlers import faq_menu, meetings
 from bot.handlers.common import refuse_press, send, show, user_language
 from bot.interest import Draft
+from bot.interest_flow import Move
+from bot.render import Rendered
 from bot.services import BotContext
+
+# FAQ replies worth giving to a question typed mid-way (the step follows them).
+QUESTION_KINDS = ("answer", "suggest")
 
 
 async def _open(update: Update, context: BotContext, suggested: str | None) -> None:
@@ -27,7 +35,10 @@ async def _open(update: Update, context: BotContext, suggested: str | None) -> N
     lang = await user_language(update, context)
     key = services.user_key(user.id)
     found = await interest_flow.open_flow(services.storage, key, suggested)
-    if isinstance(found, Draft):
+    if isinstance(found, Draft) and found.step != "entry":  # carrying on: say where they are
+        note = "interest.resume"
+        await send(update, interest_views.hinted_step_view(content, config, lang, found, note))
+    elif isinstance(found, Draft):
         await send(update, interest_views.step_view(content, config, lang, found))
     else:
         await send(update, interest_views.mine_view(content, config, lang, found))
@@ -55,11 +66,24 @@ async def mine_command(update: Update, context: BotContext) -> None:
     await send(update, interest_views.mine_view(services.content, services.config, lang, reg))
 
 
-async def handle_typed_place(update: Update, context: BotContext, text: str) -> bool:
-    """A typed municipality while the flow asks for one: offer the closest matches.
+# Longer text at the place step is neither a name nor a quick question: it only gets the
+# place buttons again (and costs no FAQ matching, see privacy-review 08a).
+MAX_QUESTION_CHARS = 300
 
-    Returns False when the person is not at that step, so the text is treated as a question.
-    The typed text itself is only compared, never stored.
+
+def _looks_like_question(text: str) -> bool:
+    return len(text) <= MAX_QUESTION_CHARS and ("?" in text or len(text.split()) > 4)
+
+
+async def handle_text(
+    update: Update, context: BotContext, text: str, answer: Callable[[Reply], Awaitable[None]]
+) -> bool:
+    """Text typed while the person is mid-way in /interest (after the crisis check).
+
+    An answer that names one of the step's buttons is taken as that press; at the place steps
+    a municipality's exact name or alias is taken, a near one offered; a question is answered
+    (through `answer`) and the step shown again; anything else shows the step again with a
+    hint. Returns False when they are not in the flow. The text is only compared, never stored.
     """
     services = context.services
     user = update.effective_user
@@ -67,14 +91,53 @@ async def handle_typed_place(update: Update, context: BotContext, text: str) -> 
         return False
     key = services.user_key(user.id)
     draft = await interest_flow.load_draft(services.storage, key)
-    if draft is None or draft.step not in interest_flow.TYPED_PLACE_STEPS:
+    if draft is None:
         return False
-    lang = await user_language(update, context)
-    matches = interest.match_municipalities(services.config, text)
-    typing = await interest_flow.start_typing(services.storage, key, draft)
     content, config = services.content, services.config
-    await send(update, interest_views.typed_place_view(content, config, lang, typing, matches))
+    lang = await user_language(update, context)
+    data = interest_typed.typed_option(content, config, lang, draft, text)
+    place_step = draft.step in interest_flow.TYPED_PLACE_STEPS
+    if data is None and place_step:
+        exact = interest.exact_municipality(config, text)
+        data = f"i:m:{exact.code}" if exact is not None else None
+    if data is not None:
+        action, _, value = data.removeprefix("i:").partition(":")
+        move = await interest_flow.decide(services.storage, config, key, action, value)
+        if move is not None and move.kind != "stale":
+            await _act(update, context, key, lang, move)
+            return True
+    question = _looks_like_question(text) or not place_step
+    reply = faq_reply(text, lang, services.faq) if question else None
+    if reply is not None and reply.kind in QUESTION_KINDS:
+        await answer(reply)
+        await send(update, interest_views.hinted_step_view(content, config, lang, draft))
+        return True
+    if place_step:
+        matches = interest.match_municipalities(config, text)
+        typing = await interest_flow.start_typing(services.storage, key, draft)
+        view = interest_views.typed_place_view(content, config, lang, typing, matches)
+        if not matches:
+            hint = interest_views.step_hint(content, lang, typing)
+            view = Rendered(f"{view.text}\n\n{hint}", view.keyboard)
+        await send(update, view)
+        return True
+    await send(update, interest_views.hinted_step_view(content, config, lang, draft))
     return True
+
+
+async def show_step_again(update: Update, context: BotContext) -> None:
+    """After a crisis reply to someone mid-way in /interest: the step they are at, so they
+    know where they are (nothing of what they wrote is taken as an answer)."""
+    services = context.services
+    user = update.effective_user
+    if user is None:
+        return
+    draft = await interest_flow.load_draft(services.storage, services.user_key(user.id))
+    if draft is None:
+        return
+    lang = await user_language(update, context)
+    content, config = services.content, services.config
+    await send(update, interest_views.hinted_step_view(content, config, lang, draft))
 
 
 async def on_button(update: Update, context: BotContext) -> None:
@@ -94,10 +157,20 @@ async def on_button(update: Update, context: BotContext) -> None:
         await refuse_press(query, content, lang)
         return
     await query.answer()
+    await _act(update, context, key, lang, move)
+
+
+async def _act(update: Update, context: BotContext, key: str, lang: str, move: Move) -> None:
+    """Carry out a valid move (from a press or a typed answer) and show what follows."""
+    services = context.services
+    content, config = services.content, services.config
     if move.kind == "start":  # from a poster link's welcome
         await start_from_link(update, context, move.value)
     elif move.kind == "stale":
         await send(update, interest_views.stale_view(content, config, lang, move.draft))
+    elif move.kind == "mine":
+        reg = await services.storage.get_registration(key)
+        await show(update, interest_views.mine_view(content, config, lang, reg))
     elif move.kind == "save":
         await _save(update, context, key, move.draft, lang)
     elif move.kind == "keep":

@@ -11,11 +11,15 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.announcements import listing_for, recipient_sign
+from bot.broadcast import message_from_payload
 from bot.handlers.common import events, refuse_press, send, show, user_language
+from bot.meeting_jobs import REMIND_AHEAD
 from bot.meeting_subscriptions import (
     FROM_ELSEWHERE,
     Presser,
     change_following,
+    followed_places,
     meeting_is_listed,
     parse_follow,
     parse_meeting_button,
@@ -24,6 +28,7 @@ from bot.meeting_subscriptions import (
     toggle_mark,
 )
 from bot.meeting_views import (
+    announcement_payload,
     calendar_document,
     follow_button,
     follow_note,
@@ -31,9 +36,11 @@ from bot.meeting_views import (
     region_view,
     stopped_view,
 )
+from bot.render import Rendered
 from bot.roles import roles_for
 from bot.services import BotContext, Services
 from bot.storage import Meeting
+from bot.when import format_when, from_timestamp
 
 __all__ = ["HANDLERS", "follow_button"]  # follow_button: used by the start and interest handlers
 
@@ -61,15 +68,34 @@ async def _may_press(
     return await meeting_is_listed(services.storage, roles, key, meeting)
 
 
+async def _overview(services: Services, user_id: int, lang: str, note: str = "") -> Rendered:
+    """The person's places and their upcoming meetings (buttons signed for this person)."""
+    places, registered, meetings = await listing_for(services, services.user_key(user_id))
+
+    def sign(data: str) -> str:
+        return services.signer.sign(user_id, data)  # their private chat's id is their user id
+
+    return overview(
+        services.content,
+        services.config,
+        lang,
+        places,
+        note,
+        registered=registered,
+        meetings=meetings,
+        sign=sign,
+    )
+
+
 async def meetings_command(update: Update, context: BotContext) -> None:
-    """Show what the person follows, with buttons to follow more or stop."""
+    """Show what the person follows and the upcoming meetings there, with buttons to open a
+    meeting, follow more or stop."""
     services = context.services
     user = update.effective_user
     if user is None:
         return
     lang = await user_language(update, context)
-    places = await services.storage.subscriptions_of(services.user_key(user.id))
-    await send(update, overview(services.content, services.config, lang, places))
+    await send(update, await _overview(services, user.id, lang))
 
 
 async def on_follow_button(update: Update, context: BotContext) -> None:
@@ -90,12 +116,15 @@ async def on_follow_button(update: Update, context: BotContext) -> None:
     if action == "r" and place is not None:
         region = config.region(place[0])
         assert region is not None  # parse_follow checked it
-        places = await storage.subscriptions_of(presser.key)
+        places, _ = await followed_places(storage, presser.key)
         await show(update, region_view(content, lang, region, places))
         return
     note = await change_following(storage, services.cipher, presser, action, place)
-    places = await storage.subscriptions_of(presser.key)
-    view = overview(content, config, lang, places, follow_note(content, config, lang, note, place))
+    # Following a place shows its upcoming meetings at once.
+    user_id = update.effective_user.id
+    view = await _overview(
+        services, user_id, lang, follow_note(content, config, lang, note, place)
+    )
     await (send if action in FROM_ELSEWHERE else show)(update, view)
 
 
@@ -136,6 +165,15 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
         removed = await stop_meeting(storage, presser.key, meeting)
         await send(update, stopped_view(content, config, lang, removed))
         return
+    if action == "show":  # from the /meetings list: the card as an announcement shows it
+        await query.answer()
+        chat_enc = services.cipher.encrypt(presser.chat_id, presser.key)
+        payload = announcement_payload(
+            content, config, lang, meeting, recipient_sign(services, presser.key, chat_enc)
+        )
+        card = message_from_payload(payload)
+        await send(update, Rendered(card.text, card.markup))
+        return
     if action == "ics":
         await query.answer()
         data, filename, caption = calendar_document(content, config, lang, meeting, services.now())
@@ -145,7 +183,10 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
         events.info("meeting_ics_sent")
         return
     alert = await toggle_mark(storage, services.cipher, presser, meeting, action, now)
-    await query.answer(content.text(lang, alert), show_alert=True)
+    # "Remind me" says when the reminder comes: when the reminder job will queue it.
+    remind_at = from_timestamp(meeting.starts_at - REMIND_AHEAD, config.timezone)
+    when = format_when(remind_at, lang, content, config.timezone)
+    await query.answer(content.text(lang, alert, remind_at=when), show_alert=True)
 
 
 HANDLERS = [

@@ -43,6 +43,8 @@ async def confirm_forget(update: Update, context: BotContext, lang: str, confirm
     await services.storage.forget_resident(services.user_key(user.id), week)
     if context.user_data:
         context.user_data.clear()
+    if context.chat_data:  # the conversation's language, held in memory
+        context.chat_data.clear()
     events.info("forget done")
     await show(update, render.Rendered(services.content.text(lang, "forget.done")))
 

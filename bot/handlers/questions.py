@@ -9,10 +9,17 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from bot import render
+from bot import chat_language, render
 from bot.answering import Reply, crisis_reply, faq_reply
 from bot.handlers import announce, faq_menu, interest, invitation
-from bot.handlers.common import crisis_first, events, send, user_language
+from bot.handlers.common import (
+    crisis_first,
+    events,
+    hold_language,
+    language_is_firm,
+    send,
+    user_language,
+)
 from bot.services import BotContext
 
 
@@ -38,11 +45,21 @@ async def on_text(update: Update, context: BotContext) -> None:
             if await composer(update, context, message.text):
                 return
     if crisis is not None and crisis.crisis_tier != "check":
+        if in_flow:  # then the step they were at, so they know where they are
+            await interest.show_step_again(update, context)
         return
-    # Then a municipality typed into the interest flow; everything else is a question.
-    if in_flow and await interest.handle_typed_place(update, context, message.text):
+    # Then an answer typed into the interest flow (or a question asked mid-way, with the step
+    # shown again after it); everything else is a question.
+    if in_flow and await interest.handle_text(
+        update, context, message.text, lambda reply: _reply(update, context, reply)
+    ):
         return
-    await _reply(update, context, faq_reply(message.text, chat_lang, services.faq))
+    firm = await language_is_firm(update, context)
+    reply = faq_reply(message.text, chat_lang, services.faq, firm)
+    # A message with clear evidence of its language sets the conversation's (memory only).
+    if chat_language.remembered(reply.lang, services.faq.read(message.text, chat_lang).margin):
+        hold_language(context, reply.lang)
+    await _reply(update, context, reply)
 
 
 async def _reply(update: Update, context: BotContext, reply: Reply) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CommandHandler, filters
 
+from bot import role_help
 from bot.deeplink import parse_start_payload
 from bot.handlers import admin, meetings
-from bot.handlers.common import events, send, user_language
+from bot.handlers.common import acting, events, send, user_language
 from bot.link_stats import count_poster_start
 from bot.render import Rendered, main_menu_keyboard
+from bot.roles import Roles
 from bot.services import BotContext
 
 
@@ -53,12 +55,15 @@ async def start(update: Update, context: BotContext) -> None:
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """List what the bot can do."""
-    lang = await user_language(update, context)
-    content = context.services.content
-    emergency = context.services.config.crisis_numbers_for("suicide")[0].number
-    text = content.text(lang, "help.text", emergency=emergency)
-    await send(update, Rendered(text, main_menu_keyboard(content, lang)))
+    """List what the person can do: everyone's commands, and those of any role they hold
+    (read fresh; nobody else learns that role commands exist)."""
+    services = context.services
+    actor = await acting(update, context)
+    lang = actor.lang if actor else await user_language(update, context)
+    roles = actor.roles if actor else Roles()
+    emergency = services.config.crisis_numbers_for("suicide")[0].number
+    text = role_help.help_text(services.content, services.config, lang, roles, emergency)
+    await send(update, Rendered(text, main_menu_keyboard(services.content, lang)))
 
 
 HANDLERS = [
