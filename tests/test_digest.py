@@ -140,7 +140,7 @@ def test_a_breakdown_with_a_small_cell_is_dropped_so_subtraction_reveals_nothing
     text = text_for(content, config, LYNGEN, cells)
     assert "Venter nå: 7" in text
     assert "Type gruppe: skjult av personvernhensyn" in text
-    assert "åpen gruppe 5" not in text
+    assert "blandet gruppe 5" not in text
     assert "Sorg" not in text
     assert "Tidspunkt: dagtid 4 · kveld 3" in text
 
