@@ -10,13 +10,12 @@ called it. The chat ids used here are held in memory only for the call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
 
 from bot import role_help
 from bot.config import LANGUAGES
-from bot.roles import Roles, roles_for
+from bot.roles import Roles, config_role_ids, roles_for
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -58,12 +57,7 @@ async def role_holders(services: Services) -> list[tuple[int, str]]:
     """(chat id, user key) of everyone holding a role: config.yaml's by Telegram id, granted
     ones by their encrypted chat (a grant that no longer decrypts is skipped)."""
     config = services.config
-    ids: Iterable[int] = {
-        *config.admins,
-        *(c.user_id for c in config.coordinators),
-        *(o.user_id for o in config.offices),
-    }
-    found = {uid: services.user_key(uid) for uid in ids}
+    found = {uid: services.user_key(uid) for uid in config_role_ids(config)}
     for grant in await services.storage.all_roles():
         chat = services.cipher.decrypt(grant.chat_enc, grant.user_key)
         if chat is not None:

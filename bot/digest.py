@@ -68,7 +68,6 @@ class PlaceCounts:
     """Exact counts for one place (never shown as they are: see `place_figures`)."""
 
     waiting: int = 0
-    contactable: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     by_time: dict[str, int] = field(default_factory=dict)
     long: int = 0  # of them, waiting longer than bot.snapshots.LONG_WAIT_WEEKS
@@ -107,8 +106,6 @@ def count_places(
     for c in cells:
         p = places.setdefault((c.region_id, c.municipality), PlaceCounts())
         p.waiting += c.n
-        if c.contact_ok:
-            p.contactable += c.n
         p.by_kind[c.group_kind] = p.by_kind.get(c.group_kind, 0) + c.n
         p.by_time[c.time_pref] = p.by_time.get(c.time_pref, 0) + c.n
         p.long += c.n_long

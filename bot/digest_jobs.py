@@ -19,7 +19,7 @@ from bot import snapshots
 from bot.clock import digest_moment, iso_week_label, week_index
 from bot.config import LANGUAGES
 from bot.digest import MESSAGE_LIMIT, DigestData, digest_sections, pack
-from bot.roles import Roles, merge, roles_from_config
+from bot.roles import Roles, config_role_ids, merge, roles_from_config
 from bot.services import Services
 from bot.storage import RoleGrant
 
@@ -46,12 +46,7 @@ async def recipients(services: Services) -> list[Recipient]:
     for grant in await services.storage.all_roles():
         grants[grant.user_key].append(grant)
     out: dict[str, Recipient] = {}
-    config_ids = (
-        {c.user_id for c in config.coordinators}
-        | {o.user_id for o in config.offices}
-        | set(config.admins)
-    )
-    for user_id in sorted(config_ids):
+    for user_id in sorted(config_role_ids(config)):
         key = services.user_key(user_id)
         roles = merge(roles_from_config(config, user_id), grants.pop(key, []), config)
         # A config.yaml role holder's private chat id is their Telegram user id.

@@ -40,6 +40,15 @@ class Roles:
         return municipality in self.municipalities
 
 
+def config_role_ids(config: Config) -> set[int]:
+    """Telegram ids of everyone config.yaml gives a role (admins, coordinators, offices)."""
+    return (
+        set(config.admins)
+        | {c.user_id for c in config.coordinators}
+        | {o.user_id for o in config.offices}
+    )
+
+
 def roles_from_config(config: Config, telegram_user_id: int) -> Roles:
     munis = {
         m for c in config.coordinators if c.user_id == telegram_user_id for m in c.municipalities

@@ -38,7 +38,7 @@ class Scheduler:
 
     async def tick(self) -> None:
         """One round of the periodic jobs; new outbox rows wake the sender."""
-        await snapshots.today(self.services)  # the day's figures, taken once just after midnight
+        await snapshots.take_if_due(self.services)  # the day's figures, just after midnight
         await run_retention(self.services)
         await enqueue_weekly_digests(self.services)
         await enqueue_meeting_reminders(self.services)

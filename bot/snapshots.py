@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import DAY, local_date, week_index
 from bot.digest import TREND_WEEKS, Place, PlaceCounts, count_places
+from bot.roles import config_role_ids
 from bot.services import Services
 from bot.storage import EventTally, RegistrationCell
 
@@ -36,7 +37,6 @@ EPOCH_DAY = local_date(0, "UTC").toordinal()  # day 0 = 1970-01-01
 
 @dataclass(frozen=True)
 class Snapshot:
-    day: int
     week: int  # the week the day falls in; digests report on week - 1
     counts: dict[Place, PlaceCounts]
     link_starts: dict[Place, int]
@@ -55,9 +55,7 @@ def day_start(day: int, tz: str) -> float:
 
 async def role_holder_keys(services: Services) -> set[str]:
     """User keys of everyone who holds a role (config.yaml or an invite link)."""
-    config = services.config
-    ids = {c.user_id for c in config.coordinators} | {o.user_id for o in config.offices}
-    keys = {services.user_key(i) for i in ids | set(config.admins)}
+    keys = {services.user_key(i) for i in config_role_ids(services.config)}
     keys.update(g.user_key for g in await services.storage.all_roles())
     return keys
 
@@ -75,43 +73,45 @@ async def _take(services: Services, day: int) -> dict[str, Any]:
     await storage.purge_tallies(week - TREND_WEEKS)
     tallies = await storage.tallies_since(week - TREND_WEEKS)
     links = await storage.link_starts(week - 1)
-    # Contact choices are never shown, so they are not kept: cells merge across them.
-    merged: dict[tuple[str, str, str, str], list[int]] = {}
-    for c in cells:
-        cell = merged.setdefault((c.region_id, c.municipality, c.group_kind, c.time_pref), [0, 0])
-        cell[0] += c.n
-        cell[1] += c.n_long
     return {
         "week": week,
-        "cells": [[*key, n, n_long] for key, (n, n_long) in sorted(merged.items())],
+        # No contact choice: it is never shown, so the query does not even group by it.
+        "cells": [
+            [c.region_id, c.municipality, c.group_kind, c.time_pref, c.n, c.n_long] for c in cells
+        ],
         "tallies": [[t.region_id, t.municipality, t.week, t.kind, t.n] for t in tallies],
         "links": [[r, m, n] for (r, m), n in links.items()],
     }
 
 
-def _parse(day: int, raw: str) -> Snapshot:
+def _parse(raw: str) -> Snapshot:
     data = json.loads(raw)
     cells = [
-        RegistrationCell(str(r), str(m), str(k), str(t), False, int(n), 0, int(n_long))
+        RegistrationCell(str(r), str(m), str(k), str(t), int(n), int(n_long))
         for r, m, k, t, n, n_long in data["cells"]
     ]
     tallies = [
         EventTally(str(m), str(r), int(w), str(k), int(n)) for r, m, w, k, n in data["tallies"]
     ]
     links = {(str(r), str(m)): int(n) for r, m, n in data["links"]}
-    return Snapshot(day, int(data["week"]), count_places(cells, tallies), links)
+    return Snapshot(int(data["week"]), count_places(cells, tallies), links)
 
 
-async def today(services: Services) -> Snapshot:
-    """Today's snapshot, taken now if this is the day's first look."""
+async def _today_raw(services: Services) -> str:
+    """Today's snapshot as stored, taken now if this is the day's first look."""
     day = day_index(services.now(), services.config.timezone)
     raw = await services.storage.get_snapshot(day)
     if raw is None:
         taken = json.dumps(await _take(services, day), separators=(",", ":"))
         raw = await services.storage.save_snapshot(day, taken, SNAPSHOT_KEEP_DAYS)
-    return _parse(day, raw)
+    return raw
 
 
-def next_day_start(ts: float, tz: str) -> float:
-    """When the next snapshot becomes due."""
-    return day_start(day_index(ts, tz) + 1, tz)
+async def take_if_due(services: Services) -> None:
+    """Take today's snapshot if nobody has yet (each scheduler tick; nothing is parsed)."""
+    await _today_raw(services)
+
+
+async def today(services: Services) -> Snapshot:
+    """Today's snapshot, taken now if this is the day's first look."""
+    return _parse(await _today_raw(services))

@@ -1481,43 +1481,22 @@ class Storage:
     # --- digest queries ----------------------------------------------------------------------
 
     async def registration_cells(
-        self,
-        before: int | None = None,
-        exclude: Iterable[str] = (),
-        long_before: int | None = None,
+        self, before: int, exclude: Iterable[str], long_before: int
     ) -> list[RegistrationCell]:
-        """Every registration counted per place, kind of group, time and contact choice, with
-        the earliest registration time: all a digest needs, in one GROUP BY, no user keys.
-        `before`: only registrations made earlier; `exclude`: user keys left out (people who
-        hold a role); `long_before`: also count those registered before that moment."""
-        where: list[str] = []
-        args: list[Any] = []
-        if before is not None:
-            where.append("created_at < ?")
-            args.append(before)
+        """Registrations made before `before`, counted per place, kind of group and time, with
+        how many of them were made before `long_before`: all a snapshot needs, in one GROUP
+        BY, no user keys. `exclude`: user keys left out (people who hold a role)."""
         excluded = sorted(set(exclude))
-        if excluded:
-            where.append(f"user_key NOT IN ({', '.join('?' * len(excluded))})")
-            args.extend(excluded)
+        marks = ", ".join("?" * len(excluded))
         sql = (
-            "SELECT region_id, municipality, group_kind, time_pref, contact_ok, COUNT(*),"
-            " MIN(created_at), SUM(created_at < ?) FROM registrations"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " GROUP BY region_id, municipality, group_kind, time_pref, contact_ok"
+            "SELECT region_id, municipality, group_kind, time_pref, COUNT(*),"
+            " SUM(created_at < ?) FROM registrations WHERE created_at < ?"
+            + (f" AND user_key NOT IN ({marks})" if excluded else "")
+            + " GROUP BY region_id, municipality, group_kind, time_pref"
         )
-        long_mark = long_before if long_before is not None else -1
-        async with self._conn.execute(sql, (long_mark, *args)) as cur:
+        async with self._conn.execute(sql, (long_before, before, *excluded)) as cur:
             return [
-                RegistrationCell(
-                    str(r[0]),
-                    str(r[1]),
-                    str(r[2]),
-                    str(r[3]),
-                    bool(r[4]),
-                    int(r[5]),
-                    int(r[6]),
-                    int(r[7] or 0),
-                )
+                RegistrationCell(str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), int(r[5]))
                 for r in await cur.fetchall()
             ]
 
@@ -1605,13 +1584,11 @@ class PendingInvite:
 
 @dataclass(frozen=True)
 class RegistrationCell:
-    """How many registrations share one place, kind of group, time and contact choice."""
+    """How many registrations share one place, kind of group and time of day."""
 
     region_id: str
     municipality: str  # '' when not listed
     group_kind: str
     time_pref: str
-    contact_ok: bool
     n: int
-    first_created: int  # the earliest created_at among them
     n_long: int = 0  # how many of them registered before the `long_before` moment

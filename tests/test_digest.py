@@ -56,12 +56,10 @@ def cell(
     n: int,
     kind: str = "open",
     time: str = "day",
-    contact: bool = True,
     region: str = "nord-norge",
-    first: int = int(NOW) - 3 * 7 * DAY,
     long: int = 0,
 ) -> RegistrationCell:
-    return RegistrationCell(region, muni, kind, time, contact, n, first, long)
+    return RegistrationCell(region, muni, kind, time, n, long)
 
 
 def tally(muni: str, week: int, kind: str, n: int, region: str = "nord-norge") -> EventTally:
@@ -110,7 +108,7 @@ def test_trend_is_derived_backwards_from_todays_count() -> None:
 def test_exact_figures_when_every_count_is_large_enough(config: Config) -> None:
     cells = [
         cell("Lyngen", 4, "open", "day", long=3),
-        cell("Lyngen", 3, "grief", "evening", contact=False),
+        cell("Lyngen", 3, "grief", "evening"),
     ]
     tallies = [tally("Lyngen", WEEK - 1, "new", 4), tally("Lyngen", WEEK - 1, "withdrawn", 3)]
     f = figures_of(config, cells, tallies)
@@ -170,7 +168,7 @@ def test_no_weekly_new_or_withdrawn_figures_are_shown(config: Config, content: C
 
 
 def test_small_waiting_count_shows_no_details(config: Config, content: Content) -> None:
-    cells = [cell("Lyngen", 2, contact=True, first=int(NOW) - 40 * 7 * DAY, long=2)]
+    cells = [cell("Lyngen", 2, long=2)]
     f = figures_of(config, cells, [])
     assert f.waiting == FEW
     assert f.ready is False
@@ -182,10 +180,11 @@ def test_small_waiting_count_shows_no_details(config: Config, content: Content) 
 
 
 def test_ready_signal_depends_on_the_waiting_count_only(config: Config) -> None:
-    """Whether a newcomer accepts messages must not flip the signal (it would reveal them)."""
-    ready = [cell("Lyngen", 1, contact=True), cell("Lyngen", 4, contact=False)]
+    """Whether a newcomer accepts messages must not flip the signal (it would reveal them):
+    contact choices are not even part of the counts."""
+    ready = [cell("Lyngen", 1), cell("Lyngen", 4, "grief")]
     assert figures_of(config, ready, []).ready is True
-    short = [cell("Lyngen", 4, contact=True)]
+    short = [cell("Lyngen", 4)]
     assert figures_of(config, short, []).ready is False
     # never speaks of a count below the threshold: with min_count 6, 5 waiting is not enough
     strict = dataclasses.replace(config, min_count=6)
