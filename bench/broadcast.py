@@ -10,7 +10,8 @@ prints a few detail lines on stderr, then one final line on stdout:
 Set-up: a temporary data folder gets a database (built by `create_services` from config.yaml
 with `sending.rate_per_second = L`, or R when --rate is given) whose outbox holds one
 announcement for each of N subscribers (chat ids encrypted with the services' cipher, enqueued
-with `storage.enqueue`). The fake Bot API (bot.fakeserver on 127.0.0.1) runs in this process
+with `storage.enqueue`). The fake Bot API (bot.offline.fake_bot_server on 127.0.0.1) runs in this
+process
 and plays Telegram:
 
 - a global flood limit of L sendMessage requests per sliding one-second window; a request
@@ -65,9 +66,9 @@ from typing import Any, NoReturn
 
 from bench import broadcast_sender
 from bench.broadcast_sender import LagMeter, bench_config, describe_shared_lag
-from bot.app import DATABASE_NAME, create_services
-from bot.fakeapi import Call, FakeApiError, FakeTelegram, Sent
-from bot.fakeserver import FakeTelegramServer
+from bot.composition import DATABASE_NAME, create_services
+from bot.offline.fake_bot_api import Call, FakeApiError, FakeTelegram, Sent
+from bot.offline.fake_bot_server import FakeTelegramServer
 from bot.storage import Storage
 
 RECIPIENTS = 10_000
@@ -164,7 +165,7 @@ class Kill:
 
 
 def payload(signed: list[str]) -> dict[str, Any]:
-    """An announcement as bot/broadcast.py expects it (text and four buttons)."""
+    """An announcement as bot/outbox/sender.py expects it (text and four buttons)."""
     text = (
         "Informasjonsmøte om selvhjelpsgrupper\n"
         "Tirsdag 12. mars kl. 18:00, Frivilligsentralen, Storgata 1\n"

@@ -24,9 +24,9 @@ import yaml
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.app import create_services
-from bot.broadcast import Sender, SendReport
+from bot.composition import create_services
 from bot.config import Config, parse_config
+from bot.outbox.sender import Sender, SendReport
 from bot.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,10 +15,10 @@ import itertools
 from typing import Any
 
 from bench.quality import SETS, load_items
-from bot import answering
-from bot.answering import faq_reply
+from bot.answers import answering
+from bot.answers.answering import faq_reply
+from bot.answers.faq_index import FaqIndex
 from bot.content import load_content
-from bot.faq import FaqIndex
 
 GRID = {
     "CONFIDENT": [0.25, 0.28, 0.3, 0.33, 0.36, 0.4],

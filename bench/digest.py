@@ -28,11 +28,11 @@ from typing import Any
 
 import yaml
 
-from bot.app import create_services
-from bot.clock import DAY, digest_moment, week_index
+from bot.composition import create_services
 from bot.config import Config, parse_config
-from bot.digest_jobs import build_weekly_digests
+from bot.digest.weekly import build_weekly_digests
 from bot.storage import Storage
+from bot.weeks import DAY, digest_moment, week_index
 
 ROOT = Path(__file__).resolve().parent.parent
 COORDINATORS = 100

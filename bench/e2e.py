@@ -10,7 +10,8 @@ prints one final line:
 Both bots run in this process, one after the other, each with its own FakeTelegramServer on
 127.0.0.1, python-telegram-bot's real HTTPXRequest and `app.updater.start_polling()`, and the
 SAME Application settings: the library defaults, i.e. updates processed one at a time
-(`concurrent_updates` off), which is also how `bot.app.build_application` runs in production.
+(`concurrent_updates` off), which is also how `bot.composition.build_application` runs in
+production.
 
 The workload: R residents (distinct user ids, a fifth of them with English Telegram clients)
 each send questions from tests/data/questions.yaml in their language (crisis and off-topic
@@ -25,8 +26,10 @@ message carrying its callback data) and must echo each one.
 bot_per_s and echo_per_s are updates handled per second; ratio = bot / echo (target >= 0.8);
 rss_mb is the peak resident memory of the whole process (target < 150).
 
-The bot sends its calls as JSON bodies (bot/transport.py) and does not parse Telegram's answer
-to a reply back into objects (bot/replybot.py); the bare echo does both the library's way. So
+The bot sends its calls as JSON bodies (bot/botapi/transport.py) and does not parse Telegram's
+answer
+to a reply back into objects (bot/botapi/reply_bot.py); the bare echo does both the library's way.
+So
 that the bot's own logic is not hidden by that, a third run, printed before the final line,
 echoes on the bot's transport: "bot / this echo" is what the bot's logic costs on top.
 The bot's start-up hook (run here as run_polling runs it) moves the long-lived heap out of the
@@ -56,15 +59,15 @@ import yaml
 from telegram import Bot, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-import bot.handlers.questions
+import bot.answers.handlers
 from bench.quality import load_questions
-from bot.app import build_application, create_bot, create_services
+from bot.botapi.reply_bot import ReplyBot
+from bot.composition import build_application, create_bot, create_services
 from bot.config import Config, parse_config
 from bot.content import Content, load_content
-from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
-from bot.fakeserver import FakeTelegramServer
-from bot.fakeupdates import callback_update_json, message_update_json
-from bot.replybot import ReplyBot
+from bot.offline.fake_bot_api import FakeBotRequest, FakeTelegram, Sent
+from bot.offline.fake_bot_server import FakeTelegramServer
+from bot.offline.fake_updates import callback_update_json, message_update_json
 from bot.storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,8 +368,8 @@ class Breakdown:
         def long_poll(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
             return (args[1] if len(args) > 1 else kwargs.get("endpoint")) == "getUpdates"
 
-        self._wrap_sync(bot.handlers.questions, "crisis_reply", "crisis_reply (crisis check)")
-        self._wrap_sync(bot.handlers.questions, "faq_reply", "faq_reply (FAQ match)")
+        self._wrap_sync(bot.answers.handlers, "crisis_reply", "crisis_reply (crisis check)")
+        self._wrap_sync(bot.answers.handlers, "faq_reply", "faq_reply (FAQ match)")
         self._wrap_async(Storage, "get_language", "storage.get_language (from memory)")
         self._wrap_async(Bot, "_post", "Bot API calls but getUpdates", long_poll)
 

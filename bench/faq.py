@@ -5,7 +5,7 @@
 
 startup_ms is loading flows/ and building the matcher and the crisis detector (what the bot
 does before it answers anyone). The latency is the whole decision a free-text message gets
-(`bot.answering.replies`: crisis check, language, matching, two-question split): first over
+(`bot.answers.answering.replies`: crisis check, language, matching, two-question split): first over
 the development set as a warm-up, then over the blind sets' messages, which the warm process
 has never seen (p95_unseen_ms: new words miss the word caches, the realistic case), then the
 same messages again for a number of rounds (p50/p95_us). rss_mb is the resident memory after
@@ -20,11 +20,11 @@ import statistics
 import time
 
 from bench.quality import SETS, load_items
-from bot.answering import replies
-from bot.app import create_safety
+from bot.answers.answering import replies
+from bot.answers.crisis import CrisisDetector
+from bot.answers.faq_index import FaqIndex
+from bot.composition import create_safety
 from bot.content import load_content
-from bot.faq import FaqIndex
-from bot.safety import CrisisDetector
 
 BUILDS = 5
 ROUNDS = 20

@@ -5,7 +5,7 @@
 Each set is two files: questions (labelled with the outcome a person should see: a direct answer
 on a topic, or a polite decline) and crisis messages (labelled crisis or near miss). Outcomes
 are counted as the person experiences them, through the same decision the Telegram handler
-makes (`bot.answering.replies`):
+makes (`bot.answers.answering.replies`):
 
 - questions the content can answer: direct and right, direct and wrong, suggestions with the
   right topic first, suggestions with it further down, suggestions without it, "I can only
@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
-from bot.answering import Reply, replies
-from bot.app import create_safety
+from bot.answers.answering import Reply, replies
+from bot.answers.crisis import CrisisDetector
+from bot.answers.faq_index import FaqIndex
+from bot.composition import create_safety
 from bot.content import load_content
-from bot.faq import FaqIndex
-from bot.safety import CrisisDetector
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {

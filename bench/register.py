@@ -8,7 +8,8 @@ whole /interest flow as a scripted session: /interest, the entry ticket, the lim
 (region and municipality buttons; every third types the municipality and picks it from the
 offered matches; every tenth says it is not listed), the kind of group, the time, messages yes
 or no, the summary, confirm. All N sessions run at once (`asyncio.gather`), each step an
-`await app.process_update(...)` on the Application from `bot.app.build_application` (settings
+`await app.process_update(...)` on the Application from `bot.composition.build_application`
+(settings
 as in production) with the in-process fake Bot API and a file database in a temporary folder.
 Calling process_update from many tasks is concurrent whatever `concurrent_updates` says, so
 every step of every session interleaves with all the others on the one database connection.
@@ -37,13 +38,14 @@ import yaml
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application, create_services
+from bot.chat.context import BotContext
+from bot.composition import build_application, create_services
 from bot.config import Config, Municipality, parse_config
 from bot.content import load_content
-from bot.fakeapi import FakeBotRequest, FakeTelegram, Sent
-from bot.fakeupdates import callback_update, message_update
-from bot.interest import TIMES, kinds
-from bot.services import BotContext, Services
+from bot.interest.rules import TIMES, kinds
+from bot.offline.fake_bot_api import FakeBotRequest, FakeTelegram, Sent
+from bot.offline.fake_updates import callback_update, message_update
+from bot.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 RESIDENTS = 500

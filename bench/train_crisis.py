@@ -26,8 +26,8 @@ import numpy as np
 import yaml
 
 from bench.quality import SETS, load_items, team_items
+from bot.answers.crisis import CrisisDetector
 from bot.content import FLOWS_DIR, load_content
-from bot.safety import CrisisDetector
 
 OUT = FLOWS_DIR / "crisis_model.yaml"
 STUDIED = ("dev", "blind1", "blind2")

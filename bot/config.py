@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 LANGUAGES = ("nb", "en")
-# The kinds of crisis the detector tells apart (bot/safety.py), and its gentle middle tier.
+# The kinds of crisis the detector tells apart (bot/answers/crisis.py), and its gentle middle tier.
 CRISIS_KINDS = ("suicide", "self_harm", "violence", "medical", "other_in_danger", "check")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CODE_RE = re.compile(r"^[a-z0-9-]{1,24}$")

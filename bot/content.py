@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from bot.answers.crisis import CrisisDetector, SafetyError
 from bot.config import LANGUAGES
-from bot.safety import CrisisDetector, SafetyError
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 MAX_ANSWER_CHARS = 900

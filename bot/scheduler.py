@@ -13,12 +13,13 @@ import logging
 
 from telegram import Bot
 
-from bot import link_stats, snapshots
-from bot.broadcast import Sender
-from bot.digest_jobs import enqueue_weekly_digests
-from bot.meeting_jobs import enqueue_meeting_reminders
-from bot.progress import report_progress
-from bot.retention import run_retention
+from bot.digest import snapshots
+from bot.digest.weekly import enqueue_weekly_digests
+from bot.interest.retention import run_retention
+from bot.meetings.reminders import enqueue_meeting_reminders
+from bot.outbox.progress import report_progress
+from bot.outbox.sender import Sender
+from bot.poster import link_stats
 from bot.services import Services
 
 log = logging.getLogger("selvhjelp.scheduler")

@@ -7,13 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram.ext import CallbackContext, ExtBot
-
+from bot.answers.crisis import CrisisDetector
+from bot.answers.faq_index import FaqIndex
 from bot.config import Config
 from bot.content import Content
-from bot.faq import FaqIndex
-from bot.privacy import ButtonSigner, ChatCipher, Pseudonymizer, WeeklyTagger
-from bot.safety import CrisisDetector
+from bot.security.pseudonyms import ButtonSigner, ChatCipher, Pseudonymizer, WeeklyTagger
 from bot.storage import Storage
 
 
@@ -32,7 +30,8 @@ class Services:
     reply_listener: Callable[[Any], None] | None = None
     # Called after rows are put in the outbox, so the sending loop starts at once.
     outbox_listener: Callable[[], None] | None = None
-    # Campaign -> the message that shows its progress (bot.progress.Watcher), in memory only.
+    # Campaign -> the message that shows its progress (bot.outbox.progress.Watcher), in memory
+    # only.
     campaign_watchers: dict[str, Any] = field(default_factory=dict)
     # Per-week deduplication tags (poster-link starts), key in memory only.
     tagger: WeeklyTagger = field(default_factory=WeeklyTagger)
@@ -46,21 +45,3 @@ class Services:
 
     def now(self) -> float:
         return self.clock()
-
-
-@dataclass
-class BotData:
-    """application.bot_data: holds the services (set by build_application)."""
-
-    services: Services | None = field(default=None)
-
-
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
-    """The context every handler receives."""
-
-    @property
-    def services(self) -> Services:
-        services = self.bot_data.services
-        if services is None:
-            raise RuntimeError("build_application did not attach services")
-        return services

@@ -1,0 +1,173 @@
+"""Decide how to reply to a free-text message (pure): crisis first, then the FAQ."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.answers.crisis import CrisisDetector
+from bot.answers.faq_index import FaqIndex, Match
+
+# Thresholds on the matcher's score, calibrated on the development set (bench/data/dev, see
+# bench/quality.py and bench/calibrate.py): a wrong direct answer is worse than an honest
+# "is it one of these?", so a topic is answered outright only when its score is high enough
+# and clear enough of the runner-up; otherwise the best two or three are offered as buttons.
+CONFIDENT = 0.33
+CLEAR_MARGIN = 0.08  # ... unless the runner-up is this close, which makes it a suggestion
+SURE_ANYWAY = 0.62  # ... but a score this high is answered even with a close runner-up
+UNSURE = 0.2  # below this nothing is offered: "I didn't understand" (or a decline)
+SUGGEST_SHARE = 0.6  # a suggestion must score at least this share of the best
+# Off-topic: a question that matches what the bot is not for at least this share of its best
+# topic, or that has no self-help word and is mostly unknown to the index, is declined.
+OFFTOPIC_SHARE = 1.0
+UNANCHORED_COVERAGE = 0.6
+GIBBERISH_COVERAGE = 0.2
+UNANCHORED_SUGGEST = 0.35  # below this, a question with no self-help word is declined
+UNANCHORED_CONFIDENT = 0.45  # a question with no self-help word needs this to be answered
+LONG_MESSAGE_WORDS = 30  # a message this long that is not a clear question gets a kind word
+PART_MIN_WORDS = 3  # each of two questions in one message must be at least this long
+MAX_SPLIT_CHARS = 600  # only this much of a message is split into questions
+ON_BEHALF = "on_behalf"  # the topic about asking for someone else
+BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best
+
+ReplyKind = Literal["crisis", "smalltalk", "answer", "suggest", "unknown", "decline"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The bot's decision about one message; rendering turns it into text and buttons."""
+
+    kind: ReplyKind
+    lang: str
+    topic_id: str | None = None
+    confidence: float = 0.0
+    suggestions: tuple[str, ...] = ()
+    crisis_kind: str | None = None
+    crisis_tier: str = "crisis"  # or "check": a gentle question with the numbers, then the answer
+    smalltalk: str | None = None  # "thanks", "bye" or "greeting"
+    also: str | None = None  # a second question's topic, offered as a button under the answer
+    also_text: str = "answer.also"  # what introduces that button
+    long: bool = False  # a long, personal message: acknowledged kindly before the suggestions
+
+
+def decide_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply:
+    """Crisis language wins over everything; otherwise answer, suggest or admit not knowing.
+    (A gentle "check" is the first of two replies; `replies` gives both.)"""
+    return replies(text, chat_lang, faq, crisis)[0]
+
+
+def replies(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> list[Reply]:
+    """Every reply the message gets, in order: the crisis reply alone, or a gentle check and
+    then the answer, or just the answer."""
+    first = crisis_reply(text, chat_lang, faq, crisis)
+    if first is not None and first.crisis_tier != "check":
+        return [first]
+    answer = faq_reply(text, chat_lang, faq)
+    return [first, answer] if first is not None else [answer]
+
+
+def crisis_reply(text: str, chat_lang: str, faq: FaqIndex, crisis: CrisisDetector) -> Reply | None:
+    """The crisis reply if the message signals a crisis, else None. Always asked first.
+
+    A reply of tier "check" is followed by the answer to the question; tier "crisis" is not."""
+    found = crisis.assess(text)
+    if found is None:
+        return None
+    lang = faq.detect_language(text, chat_lang)
+    return Reply("crisis", lang, crisis_kind=found.kind, crisis_tier=found.tier)
+
+
+def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> Reply:
+    """For a message already checked for crisis language: the FAQ's best reply. `firm`: the
+    chat language was chosen or the conversation's (a short message does not overrule it)."""
+    reading = faq.read(text, chat_lang, firm)
+    if reading.smalltalk is not None:
+        return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
+    match = faq.rank(reading)
+    whole = _decide(match)
+    long = len(reading.words) >= LONG_MESSAGE_WORDS
+    if not long and whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
+        behalf = _for_someone_else(faq.rank(reading, limit=6), whole)
+        if behalf is not None:
+            return behalf
+    parts = _question_parts(text)
+    if len(parts) >= 2:
+        both = _two_questions(parts, reading.lang, faq)
+        if both is not None and (whole.kind != "answer" or whole.topic_id in both):
+            first, second = both
+            return Reply("answer", whole.lang, first, whole.confidence, also=second)
+    if long and whole.kind != "answer":
+        # A long, personal message is never refused: a kind word, then the closest help.
+        suggestions = tuple(r.topic_id for r in match.ranked)
+        best = match.best
+        return Reply(
+            "suggest",
+            match.lang,
+            best.topic_id if best else None,
+            best.score if best else 0.0,
+            suggestions,
+            long=True,
+        )
+    return whole
+
+
+def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
+    """Asking for someone else: the topic on how to help another person first, when it is among
+    the best, and the topic asked about as a button."""
+    best = match.best
+    helping = next((r for r in match.ranked if r.topic_id == ON_BEHALF), None)
+    if best is None or helping is None or helping.score < best.score * BEHALF_SHARE:
+        return None
+    other = next((r.topic_id for r in match.ranked if r.topic_id != ON_BEHALF), None)
+    if whole.kind == "answer" and whole.topic_id not in (ON_BEHALF, None):
+        other = whole.topic_id
+    return Reply(
+        "answer", match.lang, ON_BEHALF, helping.score, also=other, also_text="answer.about"
+    )
+
+
+def _decide(match: Match) -> Reply:
+    """Answer, suggest, admit not knowing or decline, from one ranking."""
+    best = match.best
+    if best is None or match.coverage < GIBBERISH_COVERAGE:
+        # Nothing the index knows ("qwzx plork"): not understood, rather than refused.
+        return Reply("unknown", match.lang, confidence=best.score if best else 0.0)
+    offtopic_wins = match.offtopic > 0 and match.offtopic >= best.score * OFFTOPIC_SHARE
+    if offtopic_wins and best.score * OFFTOPIC_SHARE < SURE_ANYWAY:
+        return Reply("decline", match.lang, confidence=best.score)
+    if not match.anchored and match.coverage < UNANCHORED_COVERAGE:
+        return Reply("decline", match.lang, confidence=best.score)
+    if best.score < UNSURE:
+        return Reply("unknown" if match.anchored else "decline", match.lang, confidence=best.score)
+    runner_up = match.ranked[1].score if len(match.ranked) > 1 else 0.0
+    confident = CONFIDENT if match.anchored else max(CONFIDENT, UNANCHORED_CONFIDENT)
+    if best.score >= confident and (
+        best.score - runner_up >= CLEAR_MARGIN or best.score >= SURE_ANYWAY
+    ):
+        return Reply("answer", match.lang, best.topic_id, best.score)
+    if not match.anchored and best.score < UNANCHORED_SUGGEST:
+        # Nothing in it belongs to self-help groups and nothing fits well: most likely a
+        # question for someone else ("når går hurtigruta"), so say what the bot is for.
+        return Reply("decline", match.lang, confidence=best.score)
+    suggestions = tuple(r.topic_id for r in match.ranked if r.score >= best.score * SUGGEST_SHARE)
+    return Reply("suggest", match.lang, best.topic_id, best.score, suggestions)
+
+
+_SPLIT_RE = re.compile(r"\?+|\s(?:og|and|eller|or|også|also|plus)\s(?=\w+\s\w+)", re.I)
+
+
+def _question_parts(text: str) -> list[str]:
+    """The questions in a message ("hva koster det, og må jeg ha henvisning?")."""
+    parts = [p.strip(" ,.;:!") for p in _SPLIT_RE.split(text[:MAX_SPLIT_CHARS])]
+    return [p for p in parts if len(p.split()) >= PART_MIN_WORDS]
+
+
+def _two_questions(parts: list[str], lang: str, faq: FaqIndex) -> tuple[str, str] | None:
+    """Two different topics each answered confidently by its own part, in the order asked."""
+    found: list[str] = []
+    for part in parts[:4]:
+        reply = _decide(faq.rank(faq.read(part, lang)))
+        if reply.kind == "answer" and reply.topic_id and reply.topic_id not in found:
+            found.append(reply.topic_id)
+    return (found[0], found[1]) if len(found) >= 2 else None

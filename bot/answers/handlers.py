@@ -1,0 +1,112 @@
+"""Free text in a private chat: crisis check first, then the best FAQ answer.
+
+The text is analysed in memory only: it is never stored, and logs carry the decision (kind,
+topic id, confidence, language), never the words or who wrote them.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import MessageHandler, filters
+
+from bot.answers import faq_menu
+from bot.answers.answering import Reply, crisis_reply, faq_reply
+from bot.chat import language as chat_language
+from bot.chat import rendering as render
+from bot.chat.context import BotContext
+from bot.chat.handler_tools import (
+    crisis_first,
+    events,
+    hold_language,
+    language_is_firm,
+    send,
+    user_language,
+)
+from bot.interest import handlers as interest
+from bot.invitations import handlers as invitation
+from bot.meetings import announce_handlers as announce
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Answer a question (new or edited) in the question's own language."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    services = context.services
+    chat_lang = await user_language(update, context)
+    # Crisis language first, always, whoever writes and whatever they are doing.
+    crisis = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
+    if crisis is not None:
+        await _reply(update, context, crisis)
+    # Only someone in a multi-step flow can be typing into one (most people never are).
+    user = update.effective_user
+    in_flow = user is not None and bool(services.storage.flow_name(services.user_key(user.id)))
+    # A coordinator's invitation or an office's announcement being composed keeps its text
+    # (after the numbers, if any: an announcement may well speak of suicide). Only people
+    # holding those roles ever have such a draft.
+    if in_flow:
+        for composer in (invitation.handle_text, announce.handle_text):
+            if await composer(update, context, message.text):
+                return
+    if crisis is not None and crisis.crisis_tier != "check":
+        if in_flow:  # then the step they were at, so they know where they are
+            await interest.show_step_again(update, context)
+        return
+    # Then an answer typed into the interest flow (or a question asked mid-way, with the step
+    # shown again after it); everything else is a question.
+    if in_flow and await interest.handle_text(
+        update, context, message.text, lambda reply: _reply(update, context, reply)
+    ):
+        return
+    firm = await language_is_firm(update, context)
+    reply = faq_reply(message.text, chat_lang, services.faq, firm)
+    # A message with clear evidence of its language sets the conversation's (memory only).
+    if chat_language.remembered(reply.lang, services.faq.read(message.text, chat_lang).margin):
+        hold_language(context, reply.lang)
+    await _reply(update, context, reply)
+
+
+async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
+    """Log the decision (never the text), tell any listener, and send what the person sees."""
+    services = context.services
+    if reply.kind == "crisis":
+        events.info(
+            "crisis_reply kind=%s tier=%s lang=%s",
+            reply.crisis_kind,
+            reply.crisis_tier,
+            reply.lang,
+        )
+    else:
+        events.info(
+            "reply kind=%s topic=%s confidence=%.2f lang=%s",
+            reply.kind,
+            reply.topic_id or "-",
+            reply.confidence,
+            reply.lang,
+        )
+    if services.reply_listener is not None:
+        services.reply_listener(reply)
+    await send(update, render.render_reply(reply, services.content, services.config))
+    if reply.kind == "answer" and reply.topic_id:
+        await faq_menu.send_forwardable(update, context, reply.lang, reply.topic_id)
+
+
+async def on_other(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice and the like: say kindly that the bot reads text only."""
+    message = update.effective_message
+    if message is not None and await crisis_first(update, context, message.caption):
+        return
+    lang = await user_language(update, context)
+    content = context.services.content
+    await send(
+        update,
+        render.Rendered(
+            content.text(lang, "errors.text_only"), render.main_menu_keyboard(content, lang)
+        ),
+    )
+
+
+FREE_TEXT = MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, on_text)
+NOT_TEXT = MessageHandler(
+    filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, on_other
+)
