@@ -5,12 +5,12 @@
 
 N residents (default 500, distinct Telegram ids, every fifth with an English client) each run the
 whole /interest flow as a scripted session: /interest, the entry ticket, the limits, the place
-(region and municipality buttons; every third types the municipality and picks it from the
-offered matches; every tenth says it is not listed), the kind of group, the time, messages yes
+(region and municipality buttons; every third types the municipality's name or an alias, which
+is taken at once; every tenth says it is not listed), the kind of group, the time, messages yes
 or no, the summary, confirm. All N sessions run at once (`asyncio.gather`), each step an
-`await app.process_update(...)` on the Application from `bot.composition.build_application`
-(settings
-as in production) with the in-process fake Bot API and a file database in a temporary folder.
+`await app.process_update(...)` on the Application started by bot/lifecycle.py in offline mode
+(the start-up of production, settings as in production) with the in-process fake Bot API and a
+file database in a temporary folder.
 Calling process_update from many tasks is concurrent whatever `concurrent_updates` says, so
 every step of every session interleaves with all the others on the one database connection.
 
@@ -39,10 +39,10 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.chat.context import BotContext
-from bot.composition import build_application, create_services
 from bot.config import Config, Municipality, parse_config
 from bot.content import load_content
 from bot.interest.rules import TIMES, kinds
+from bot.lifecycle import BotRuntime
 from bot.offline.fake_bot_api import FakeBotRequest, FakeTelegram, Sent
 from bot.offline.fake_updates import callback_update, message_update
 from bot.services import Services
@@ -125,9 +125,8 @@ def script(choice: Choice) -> list[Step]:
         steps += [Step("press", "i:u", f"i:ur:{choice.region_id}")]
         steps += [Step("press", f"i:ur:{choice.region_id}", first_kind)]
     elif choice.typed is not None:
-        code = choice.municipality.code
-        steps += [Step("say", choice.typed, f"i:m:{code}")]
-        steps += [Step("press", f"i:m:{code}", first_kind)]
+        # An exact name or alias is taken at once (issue 11): the next step is the kind.
+        steps += [Step("say", choice.typed, first_kind)]
     else:
         code = choice.municipality.code
         steps += [Step("press", f"i:r:{choice.region_id}", f"i:m:{code}")]
@@ -253,11 +252,16 @@ async def bench(residents: int) -> Result:
     root.addHandler(log_errors)
     with tempfile.TemporaryDirectory(prefix="selvhjelp-bench-register-") as data_dir:
         config = load_config(data_dir)
-        services = await create_services(config, content=content)
         fake = FakeTelegram()
         replies: dict[int, list[Sent]] = defaultdict(list)
         fake.on_message = lambda sent: replies[sent.chat_id].append(sent)
-        app = build_application(services, request=FakeBotRequest(fake), with_updater=False)
+        # Started as every mode starts the bot (bot/lifecycle.py), offline: the data folder's
+        # own database, command menus, gc.freeze; no background tasks, no updater.
+        runtime = BotRuntime(config, mode="offline", request=FakeBotRequest(fake), content=content)
+        await runtime.start()
+        app, services = runtime.app, runtime.services
+        assert app is not None
+        assert services is not None
         errors: list[str] = []
 
         async def count_handler_errors(_update: object, context: BotContext) -> None:
@@ -265,7 +269,6 @@ async def bench(residents: int) -> Result:
             errors.append(f"handler: {type(context.error).__name__}: {context.error}")
 
         app.add_error_handler(count_handler_errors)
-        await app.initialize()
         people = choices(config, residents)
         updates = sum(len(script(choice)) for choice in people)
         run = Run(app, services, replies, errors)
@@ -283,8 +286,7 @@ async def bench(residents: int) -> Result:
                     durations.append(outcome)
             await check_storage(services, people, errors)
         finally:
-            await app.shutdown()
-            await services.storage.close()
+            await runtime.stop()
             root.removeHandler(log_errors)
     errors.extend(log_errors.errors)
     return Result(errors, percentile(sorted(durations), 0.95), wall, updates)

@@ -11,6 +11,14 @@ python -m bot check-config [PATH]
 python -m bot poster --municipality NAME [--lang nb|en] [--out poster.pdf] [--bot-username U]
                               write a printable A4 poster (PDF, and a PNG beside it) whose QR
                               code opens the bot for that municipality
+python -m bot backup [--out FILE]
+                              copy the database now, also while the bot runs (default
+                              <data>/backups/selvhjelp-YYYYMMDD-HHMMSS.sqlite3); not the key
+python -m bot restore FILE    replace the database with a backup (the bot must be stopped);
+                              the old one is kept as selvhjelp.sqlite3.before-restore-<stamp>
+--config PATH (before or after the command) picks the config file; without it: env
+SELVHJELP_CONFIG, else ./config.yaml, else the sample config shipped with the bot.
+The installed console command `selvhjelp-bot` is the same as `python -m bot`.
 """
 
 from __future__ import annotations
@@ -19,13 +27,13 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from bot.config import LANGUAGES, Config, ConfigError, config_warnings, load_config
 from bot.content import Content, ContentError, load_content
+from bot.instance_lock import InstanceLockError
+from bot.resources import config_path
 from bot.security import log_scrub as logsafe
 from bot.security.secret_key import SecretKeyError, check_configured_key
 
@@ -48,51 +56,18 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 
 def run_telegram(config: Config) -> int:
-    """Connect to Telegram with long polling or a webhook until stopped."""
-    from telegram import Update
+    """Connect to Telegram with long polling or a webhook until SIGTERM/SIGINT, through the one
+    start-up lifecycle (bot/lifecycle.py) that the chat, the tests and the benchmarks use too."""
+    from bot.lifecycle import BotRuntime, Mode
 
-    from bot.composition import build_application, create_services, register_commands
-    from bot.scheduler import Scheduler
+    # Webhook mode: our own hardened listener (bot/botapi/webhook.py), not the library's.
+    mode: Mode = "webhook" if config.mode == "webhook" else "polling"
+    runtime = BotRuntime(config, mode=mode)  # logs "starting in <mode> mode" once it may
+    # Hooks for what runs beside the bot go here: runtime.on_started / runtime.on_stopping.
+    from bot.ops import health
 
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    services = loop.run_until_complete(create_services(config))
-    app = build_application(services)
-    scheduler: Scheduler | None = None
-
-    async def start_background(application: Any) -> None:
-        """Command menu, then the periodic jobs and the sending queue."""
-        nonlocal scheduler
-        await register_commands(application)
-        scheduler = Scheduler(services, application.bot)
-        services.outbox_listener = scheduler.sender.wake
-        scheduler.start()
-
-    async def stop_background(_app: Any) -> None:
-        if scheduler is not None:
-            await scheduler.stop()
-
-    async def close_storage(_app: Any) -> None:
-        await services.storage.close()
-
-    app.post_init = start_background
-    app.post_stop = stop_background
-    app.post_shutdown = close_storage
-    if config.mode == "webhook":
-        # Our own hardened listener (bot/botapi/webhook.py), not the library's tornado server.
-        from bot.botapi.webhook import run_webhook
-
-        log.info("starting in webhook mode")
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            loop.run_until_complete(run_webhook(app, config.webhook, stop))
-        finally:
-            loop.close()
-    else:
-        log.info("starting in polling mode")
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    health.attach(runtime)  # /healthz, /readyz, /metrics on config health (port 0: off)
+    asyncio.run(runtime.run_until_stopped())
     return 0
 
 
@@ -124,13 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     except SecretKeyError as exc:
         print(f"secret key: {exc}", file=sys.stderr)
         return 1
+    except InstanceLockError as exc:  # another bot runs on this data folder
+        print(str(exc), file=sys.stderr)
+        return 1
 
 
 def _main(argv: list[str] | None = None) -> int:
     # python-telegram-bot 22: retry_after as a timedelta, the behaviour of its next major version.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="config.yaml", help="path to config.yaml")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="the config file (default: env SELVHJELP_CONFIG, else ./config.yaml, else the "
+        "sample config shipped with the bot); before or after the command",
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run on Telegram")
     chat = sub.add_parser("chat", help="local terminal chat, no token needed")
@@ -161,10 +144,17 @@ def _main(argv: list[str] | None = None) -> int:
         help="the bot's username (default: env TELEGRAM_BOT_USERNAME, else getMe with "
         "TELEGRAM_BOT_TOKEN, else selvhjelp_bot)",
     )
+    backup = sub.add_parser("backup", help="copy the database now (also while the bot runs)")
+    backup.add_argument("--out", help="the file to write (default: in the backup folder)")
+    restore = sub.add_parser("restore", help="replace the database with a backup")
+    restore.add_argument("file", help="a backup made by the backup command")
     parser.set_defaults(lang=None, question=[], path=None, user_id=None)
+    for command_parser in sub.choices.values():  # --config after the command works too
+        command_parser.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    path = args.path if args.command == "check-config" and args.path else args.config
+    path = args.path if args.command == "check-config" and args.path else None
+    path = path or str(config_path(args.config))
     try:
         config = load_config(path)
         content = load_content()
@@ -193,6 +183,11 @@ def _main(argv: list[str] | None = None) -> int:
         from bot.poster.pdf import run_cli
 
         return run_cli(config, content, args)
+
+    if args.command in ("backup", "restore"):
+        from bot.storage import backup as backups
+
+        return backups.run_cli(config, args.command, args)
 
     command = args.command or ("run" if config.token else "chat")
     if command == "run":

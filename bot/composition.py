@@ -16,10 +16,11 @@ from bot.answers import handlers as questions
 from bot.answers.crisis import CrisisDetector
 from bot.answers.faq_index import FaqIndex
 from bot.botapi.reply_bot import ReplyBot
-from bot.botapi.transport import JsonRequest
+from bot.botapi.transport import JsonRequest, PollingRequest
 from bot.chat import button_router as buttons
 from bot.chat import command_menus, errors
 from bot.chat.context import BotContext, BotData
+from bot.chat.text_routes import collect_text_routes
 from bot.config import Config
 from bot.content import Content, load_content
 from bot.digest import handlers as digest
@@ -31,6 +32,7 @@ from bot.interest import handlers as interest
 from bot.invitations import handlers as invitation
 from bot.meetings import announce_handlers as announce
 from bot.meetings import handlers as meetings
+from bot.ops.hooks import CountingUpdateProcessor
 from bot.poster import handlers as poster
 from bot.roles import handlers as admin
 from bot.security import log_scrub as logsafe
@@ -128,7 +130,7 @@ def create_bot(
         base_url=base_url or TELEGRAM_API_URL,
         base_file_url=base_file_url or TELEGRAM_FILE_URL,
         request=request or JsonRequest(connection_pool_size=256),
-        get_updates_request=get_updates_request or JsonRequest(connection_pool_size=1),
+        get_updates_request=get_updates_request or PollingRequest(connection_pool_size=1),
     )
 
 
@@ -158,11 +160,20 @@ def build_application(
         .bot(replybot)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .post_init(on_ready)
+        # The library's default (one update at a time), counting and timing each update for
+        # the health endpoint's metrics (bot/ops/hooks.py).
+        .concurrent_updates(CountingUpdateProcessor())
     )
     if not with_updater:
         builder = builder.updater(None)
     app = builder.build()
     app.bot_data.services = services
+    # Typed input goes to the flow it belongs to (bot.chat.text_routes): each feature exposes
+    # its routes, and this order is the one place that decides between them.
+    app.bot_data.text_routes = collect_text_routes(
+        invitation.TEXT_ROUTES, announce.TEXT_ROUTES, interest.TEXT_ROUTES
+    )
+    app.bot_data.start_payloads = admin.START_PAYLOADS
 
     # 0. Free text in a private chat, the commonest update, is looked at first. Its filter
     #    (private, text, not a command) shares no update with any handler below (those take

@@ -11,11 +11,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+if TYPE_CHECKING:
+    from bot.places import Places
 
 LANGUAGES = ("nb", "en")
 # The kinds of crisis the detector tells apart (bot/answers/crisis.py), and its gentle middle tier.
@@ -39,6 +43,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "digest",
         "regions",
         "roles",
+        "backup",
+        "health",
     ),
     "telegram": ("mode", "api_base_url", "file_base_url", "webhook"),
     "telegram.webhook": ("listen", "port", "public_url"),
@@ -48,6 +54,8 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "interest": ("themes", "ready_at"),
     "sending": ("rate_per_second", "seconds_between_messages_to_one_chat"),
     "digest": ("weekday", "time", "timezone"),
+    "backup": ("daily", "keep", "dir"),
+    "health": ("listen", "port"),
     "regions[]": ("id", "name", "office", "municipalities"),
     "regions[].municipalities[]": ("name", "code", "aliases", "poster_from", "contact"),
     "roles": ("invite_valid_days", "admins", "coordinators", "offices"),
@@ -145,17 +153,37 @@ class Config:
     secret_key: str | None = field(default=None, repr=False)
     # The generated key's file; None: `<data_dir>-key/secret.key` beside the data folder.
     key_file: Path | None = None
+    # Backups (bot/storage/backup.py): one a local day when daily; the newest `keep` are kept;
+    # backup_dir None: `<data_dir>/backups`.
+    backup_daily: bool = False
+    backup_keep: int = 7
+    backup_dir: Path | None = None
+    # The health endpoint (bot/ops/health.py): /healthz, /readyz, /metrics; port 0 = off.
+    health_listen: str = "127.0.0.1"
+    health_port: int = 8081
+
+    @property
+    def backup_folder(self) -> Path:
+        """Where backups go: `backup.dir`, else `<data_dir>/backups`."""
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     def crisis_numbers_for(self, kind: str) -> tuple[CrisisNumber, ...]:
         """The numbers to show for a kind of crisis, in config order (every number if none)."""
         return tuple(n for n in self.crisis_numbers if n.serves(kind)) or self.crisis_numbers
 
+    @cached_property
+    def places(self) -> Places:
+        """The one place lookup (bot.places), built once: by name, code, alias, typed name."""
+        from bot.places import Places
+
+        return Places(self)
+
     def municipality_named(self, name: str) -> Municipality | None:
         """The municipality called `name` (exact config spelling), if any."""
-        return next((m for m in self.municipalities if m.name == name), None)
+        return self.places.municipality_named(name)
 
     def region(self, region_id: str) -> Region | None:
-        return next((r for r in self.regions if r.id == region_id), None)
+        return self.places.region(region_id)
 
     @property
     def municipalities(self) -> tuple[Municipality, ...]:
@@ -164,7 +192,7 @@ class Config:
 
     def municipality_by_code(self, code: str) -> Municipality | None:
         """The municipality whose deep-link code is `code`, if any."""
-        return next((m for m in self.municipalities if m.code == code), None)
+        return self.places.municipality_by_code(code)
 
 
 class _Checker:
@@ -490,6 +518,23 @@ def parse_config(
     ):
         c.fail("sending.seconds_between_messages_to_one_chat", "a number from 0 to 60", per_chat)
         per_chat = 1.0
+    backup = c.mapping(root.get("backup"), "backup", required=False)
+    daily = backup.get("daily", False)
+    if not isinstance(daily, bool):
+        c.fail("backup.daily", "true or false", daily)
+        daily = False
+    backup_dir = backup.get("dir")
+    if backup_dir is not None and not (isinstance(backup_dir, str) and backup_dir.strip()):
+        c.fail("backup.dir", "a folder path or nothing (null: <data_dir>/backups)", backup_dir)
+        backup_dir = None
+    health = c.mapping(root.get("health"), "health", required=False)
+    health_port = c.integer(health.get("port"), "health.port", 0, 65535, 8081)
+    raw_health_port = _env("SELVHJELP_HEALTH_PORT", env)
+    if raw_health_port is not None:
+        if raw_health_port.isdigit() and int(raw_health_port) <= 65535:
+            health_port = int(raw_health_port)
+        else:
+            c.fail("SELVHJELP_HEALTH_PORT", "a port from 0 to 65535 (0: off)", raw_health_port)
 
     config = Config(
         token=_env("TELEGRAM_BOT_TOKEN", env),
@@ -536,6 +581,11 @@ def parse_config(
         invite_days=c.integer(roles.get("invite_valid_days"), "roles.invite_valid_days", 1, 90, 7),
         send_rate=float(rate),
         per_chat_interval=float(per_chat),
+        backup_daily=daily,
+        backup_keep=c.integer(backup.get("keep"), "backup.keep", 1, 366, 7),
+        backup_dir=Path(backup_dir.strip()) if isinstance(backup_dir, str) else None,
+        health_listen=c.string(health.get("listen"), "health.listen", "127.0.0.1"),
+        health_port=health_port,
     )
     if c.problems:
         raise ConfigError(source, c.problems)

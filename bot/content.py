@@ -14,8 +14,10 @@ import yaml
 
 from bot.answers.crisis import CrisisDetector, SafetyError
 from bot.config import LANGUAGES
+from bot.resources import flows_dir
 
-FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+# The checkout's flows/, or bot/flows inside an installed wheel (bot/resources.py).
+FLOWS_DIR = flows_dir()
 MAX_ANSWER_CHARS = 900
 MAX_TITLE_CHARS = 32
 

@@ -21,9 +21,12 @@ from bot.outbox.progress import report_progress
 from bot.outbox.sender import Sender
 from bot.poster import link_stats
 from bot.services import Services
+from bot.storage import backup
+from bot.task_control import cancel_and_wait
 
 log = logging.getLogger("selvhjelp.scheduler")
 TICK_SECONDS = 60.0
+BACKUP_RETRY_SECONDS = 3600.0
 
 
 class Scheduler:
@@ -33,6 +36,7 @@ class Scheduler:
         self.interval = interval
         self.sender = Sender(services, on_progress=self._progress)
         self._tasks: list[asyncio.Task[None]] = []
+        self._backup_retry_at = 0.0
 
     async def _progress(self, campaign: str, counts: dict[str, int]) -> None:
         await report_progress(self.bot, self.services, campaign, counts)
@@ -45,6 +49,22 @@ class Scheduler:
         await enqueue_meeting_reminders(self.services)
         await link_stats.purge_old_tags(self.services)  # poster-link tags of weeks that are over
         self.sender.wake()
+        if self.services.config.backup_daily:
+            await self._daily_backup()
+
+    async def _daily_backup(self) -> None:
+        """One backup per local day (config backup.daily), keeping the newest backup.keep."""
+        now = self.services.now()
+        if now < self._backup_retry_at:
+            return
+        try:
+            made = await backup.daily_backup_due(self.services.config, now)
+        except backup.BackupError as exc:  # file names and reasons only, never data
+            self._backup_retry_at = now + BACKUP_RETRY_SECONDS  # a full disk: not every tick
+            log.error("daily backup failed: %s; trying again in an hour", exc)
+        else:
+            if made is not None:
+                log.info("daily backup written (%d bytes)", made.size)
 
     async def _loop(self) -> None:
         while True:
@@ -62,9 +82,13 @@ class Scheduler:
 
     async def stop(self) -> None:
         self.sender.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if not self._tasks:
+            return
+        ticks, sending = self._tasks
+        # The sender, told to stop, lands the requests under way before it ends: cancel it once
+        # and let it finish. The tick loop is cancelled until it ends (bot/task_control.py).
+        sending.cancel()
+        await cancel_and_wait([ticks])
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
         self._tasks = []

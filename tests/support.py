@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 from telegram.ext import Application
+from telegram.request import BaseRequest
 
-from bot.composition import build_application
 from bot.config import Config, parse_config
+from bot.lifecycle import BotRuntime, runtime_of
 from bot.offline.fake_bot_api import Call, FakeBotRequest, FakeTelegram, Sent
 from bot.offline.fake_updates import callback_update, message_update
 from bot.services import Services
@@ -35,14 +36,29 @@ def load_repo_config(data_dir: Path) -> Config:
     return parse_config(raw, {"SELVHJELP_DATA_DIR": str(data_dir)}, str(CONFIG_PATH))
 
 
-async def start_app(services: Services, fake: FakeTelegram) -> App:
-    """An initialized Application wired to the fake Bot API (no updater, no network)."""
-    app = build_application(services, request=FakeBotRequest(fake), with_updater=False)
-    await app.initialize()
-    return app
+async def start_app(
+    services: Services, fake: FakeTelegram | None = None, *, request: BaseRequest | None = None
+) -> App:
+    """The bot started as every mode starts it (bot/lifecycle.py), offline: no updater, no
+    network, the Bot API answered by `fake` (or by `request`, a FakeBotRequest of a test's own),
+    no background tasks (tests run the scheduler and the sender by hand)."""
+    if request is None:
+        if fake is None:
+            raise TypeError("start_app needs the fake Telegram or a request of its own")
+        request = FakeBotRequest(fake)
+    runtime = BotRuntime(services.config, mode="offline", services=services, request=request)
+    await runtime.start()
+    assert runtime.app is not None
+    return runtime.app
 
 
 async def stop_app(app: App) -> None:
+    """Stop what start_app started, in reverse (storage last); an Application started by hand
+    is shut down and its storage closed."""
+    runtime = runtime_of(app)
+    if runtime is not None:
+        await runtime.stop()
+        return
     await app.shutdown()
     services: Services = app.bot_data.services
     await services.storage.close()
@@ -120,8 +136,13 @@ class Person:
         await self.app.process_update(update)
         return self._since(sent_before, calls_before)
 
-    async def press(self, data: str, on: Sent | None = None) -> Turn:
-        """Press a button with callback `data` on the message `on` (or on an old message)."""
+    async def press(self, data: str, on: Sent | None = None, *, forged: bool = False) -> Turn:
+        """Press the button with callback `data` on the message `on`, as a person can: the button
+        must be on that message. `forged=True` (or no `on`) sends data the person was not shown:
+        forged, stale or replayed presses, which the bot must refuse or handle gracefully."""
+        if on is not None and not forged:
+            shown = [b.get("callback_data") for row in on.buttons for b in row]
+            assert data in shown, f"no button {data!r} on that message; it shows {on.button_texts}"
         sent_before, calls_before = len(self.fake.sent), len(self.fake.calls)
         update = callback_update(
             data,

@@ -7,7 +7,9 @@ from telegram.ext import CommandHandler, filters
 
 from bot.chat import rendering as render
 from bot.chat.context import BotContext
-from bot.chat.handler_tools import events, send, show, user_language
+from bot.chat.handler_tools import send, show, user_language
+from bot.chat.topic_answers import send_forwardable as send_forwardable
+from bot.chat.topic_answers import show_topic as show_topic
 
 
 async def faq_command(update: Update, context: BotContext) -> None:
@@ -22,23 +24,6 @@ async def show_menu(update: Update, context: BotContext, lang: str) -> None:
 
 async def show_category(update: Update, context: BotContext, lang: str, category: str) -> None:
     await show(update, render.faq_category(context.services.content, lang, category))
-
-
-async def show_topic(update: Update, context: BotContext, lang: str, topic_id: str) -> None:
-    """Send a topic's answer as a new message, so earlier answers stay readable above it."""
-    services = context.services
-    events.info("topic_opened topic=%s lang=%s", topic_id, lang)
-    await send(update, render.topic_answer(services.content, services.config, lang, topic_id))
-    await send_forwardable(update, context, lang, topic_id)
-
-
-async def send_forwardable(update: Update, context: BotContext, lang: str, topic_id: str) -> None:
-    """After an answer about asking for someone else: a short text they can forward, alone in
-    its own message so it forwards cleanly."""
-    content = context.services.content
-    if content.topics[topic_id].forwardable:
-        await send(update, render.Rendered(content.text(lang, "on_behalf.forward_intro")))
-        await send(update, render.Rendered(content.text(lang, "on_behalf.forward_text")))
 
 
 HANDLERS = [CommandHandler("faq", faq_command, filters.ChatType.PRIVATE)]

@@ -22,9 +22,7 @@ from bot.chat.handler_tools import (
     send,
     user_language,
 )
-from bot.interest import handlers as interest
-from bot.invitations import handlers as invitation
-from bot.meetings import announce_handlers as announce
+from bot.chat.text_routes import route_for
 
 
 async def on_text(update: Update, context: BotContext) -> None:
@@ -38,24 +36,32 @@ async def on_text(update: Update, context: BotContext) -> None:
     crisis = crisis_reply(message.text, chat_lang, services.faq, services.crisis)
     if crisis is not None:
         await _reply(update, context, crisis)
-    # Only someone in a multi-step flow can be typing into one (most people never are).
+    # Only someone in a multi-step flow can be typing into one (most people never are); the
+    # flow's feature takes the text through its route (bot.chat.text_routes, in bot_data).
     user = update.effective_user
-    in_flow = user is not None and bool(services.storage.flow_name(services.user_key(user.id)))
+    flow = services.storage.flow_name(services.user_key(user.id)) if user is not None else None
+    route = route_for(context.bot_data.text_routes, flow)
     # A coordinator's invitation or an office's announcement being composed keeps its text
     # (after the numbers, if any: an announcement may well speak of suicide). Only people
     # holding those roles ever have such a draft.
-    if in_flow:
-        for composer in (invitation.handle_text, announce.handle_text):
-            if await composer(update, context, message.text):
-                return
-    if crisis is not None and crisis.crisis_tier != "check":
-        if in_flow:  # then the step they were at, so they know where they are
-            await interest.show_step_again(update, context)
+    if (
+        route is not None
+        and route.compose is not None
+        and await route.compose(update, context, message.text)
+    ):
         return
-    # Then an answer typed into the interest flow (or a question asked mid-way, with the step
-    # shown again after it); everything else is a question.
-    if in_flow and await interest.handle_text(
-        update, context, message.text, lambda reply: _reply(update, context, reply)
+    if crisis is not None and crisis.crisis_tier != "check":
+        if route is not None and route.after_crisis is not None:
+            await route.after_crisis(update, context)  # the step they were at
+        return
+    # Then an answer typed into the flow (or a question asked mid-way, with the step shown
+    # again after it); everything else is a question.
+    if (
+        route is not None
+        and route.answer is not None
+        and await route.answer(
+            update, context, message.text, lambda reply: _reply(update, context, reply)
+        )
     ):
         return
     firm = await language_is_firm(update, context)

@@ -11,7 +11,12 @@ for every method except file uploads ("Making requests" in the Bot API documenta
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+from http import HTTPStatus
+from typing import Any
 
 import httpx
 from telegram._utils.defaultvalue import DefaultValue
@@ -19,6 +24,9 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.ops.metrics import METRICS
+
+log = logging.getLogger(__name__)
 JSON_HEADERS = {"User-Agent": HTTPXRequest.USER_AGENT, "Content-Type": "application/json"}
 
 
@@ -43,6 +51,28 @@ class JsonRequest(HTTPXRequest):
     __slots__ = ()
 
     async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """One call, counted and timed for the health endpoint (bot/ops/metrics.py)."""
+        start = time.perf_counter()
+        status: int | None = None
+        try:
+            status, payload = await self._send(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                pool_timeout,
+            )  # fmt: skip
+        finally:
+            METRICS.api_call(url, status, time.perf_counter() - start)
+        return status, payload
+
+    async def _send(
         self,
         url: str,
         method: str,
@@ -81,3 +111,66 @@ class JsonRequest(HTTPXRequest):
         except httpx.HTTPError as err:
             raise NetworkError(f"httpx.{err.__class__.__name__}: {err}") from err
         return response.status_code, response.content
+
+
+POLL_BACKOFF = (0.5, 1.0, 2.0, 4.0)  # seconds between failed polls, then POLL_BACKOFF_CAP
+POLL_BACKOFF_CAP = 5.0
+
+
+class PollingRequest(JsonRequest):
+    """The request getUpdates goes through: back quickly after Telegram was out of reach.
+
+    python-telegram-bot's polling loop waits 1, 1.5, 2.25 ... up to 30 s between polls that
+    fail with a network error (connection refused, a 5xx), so after an outage of a minute or
+    more the bot would take up to half a minute to notice Telegram is back (bench/faults.py).
+    Here such a poll waits a shorter back-off itself (0.5, 1, 2, 4, then 5 s at most) and is
+    reported as a timeout, which the loop tries again at once. Other errors (a bad token,
+    another instance polling, flood control, a bad request) reach the loop as they are.
+    """
+
+    __slots__ = ("_failed_polls", "_failing_since")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._failed_polls = 0
+        self._failing_since = 0.0
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        try:
+            status, payload = await super().do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout,
+                pool_timeout,
+            )  # fmt: skip
+        except TimedOut:
+            raise
+        except NetworkError as exc:  # no connection, or it dropped
+            await self._out_of_reach(type(exc).__name__)
+            raise TimedOut("Telegram out of reach; polling again") from exc
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            await self._out_of_reach(f"HTTP {status}")
+            raise TimedOut("Telegram out of reach; polling again")
+        if self._failed_polls:
+            log.info(
+                "fetching updates from Telegram again after %.0f s",
+                time.monotonic() - self._failing_since,
+            )
+            self._failed_polls = 0
+        return status, payload
+
+    async def _out_of_reach(self, what: str) -> None:
+        """Log the first failed poll of a run of them, then wait this poll's back-off."""
+        if self._failed_polls == 0:
+            self._failing_since = time.monotonic()
+            log.warning("cannot fetch updates from Telegram (%s); trying again shortly", what)
+        step = min(self._failed_polls, len(POLL_BACKOFF))
+        self._failed_polls += 1
+        await asyncio.sleep(POLL_BACKOFF[step] if step < len(POLL_BACKOFF) else POLL_BACKOFF_CAP)

@@ -38,6 +38,7 @@ from telegram import Bot, Update
 from telegram.ext import Application, ExtBot
 
 from bot.config import Webhook
+from bot.task_control import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +150,7 @@ class WebhookServer:
         tasks = [c.task for c in self._connections.values() if c.task is not None]
         for conn in list(self._connections.values()):
             conn.writer.transport.abort()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)  # a plain gather can hang on 3.11 (see bot/task_control.py)
         await server.wait_closed()
 
     # --- connections -----------------------------------------------------------------------
@@ -320,38 +318,18 @@ class WebhookServer:
                     break
 
 
-async def run_webhook(
-    app: Application,
-    settings: Webhook,
-    stop: asyncio.Event,
-    *,
-    server: WebhookServer | None = None,
-) -> None:
-    """Run the bot in webhook mode until `stop` is set, as Application.run_webhook would:
-    initialize, post_init, listen, register the webhook, start; then the reverse."""
+async def open_webhook(app: Application, settings: Webhook, server: WebhookServer) -> int:
+    """Listen on settings.listen:port, then register the webhook with Telegram (the secret
+    token, every update type); returns the port. The start-up around it (initialize, post-init,
+    app.start, and the reverse) is bot/lifecycle.py's, as for polling."""
     if not settings.secret_token:
         raise ValueError("webhook mode needs TELEGRAM_WEBHOOK_SECRET")
-    server = server or WebhookServer(app.bot, app.update_queue, settings.secret_token)
-    await app.initialize()
-    try:
-        if app.post_init is not None:
-            await app.post_init(app)
-        port = await server.start(settings.listen, settings.port)
-        await app.bot.set_webhook(
-            url=settings.public_url,
-            secret_token=settings.secret_token,
-            allowed_updates=Update.ALL_TYPES,
-            max_connections=TELEGRAM_MAX_CONNECTIONS,
-        )
-        await app.start()
-        log.info("webhook: listening on %s port %d", settings.listen, port)
-        await stop.wait()
-    finally:
-        await server.stop()
-        if app.running:
-            await app.stop()
-        if app.post_stop is not None:
-            await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+    port = await server.start(settings.listen, settings.port)
+    await app.bot.set_webhook(
+        url=settings.public_url,
+        secret_token=settings.secret_token,
+        allowed_updates=Update.ALL_TYPES,
+        max_connections=TELEGRAM_MAX_CONNECTIONS,
+    )
+    log.info("webhook: listening on %s port %d", settings.listen, port)
+    return port

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.chat import rendering as render
 from bot.chat.context import BotContext
 from bot.chat.handler_tools import language_from_telegram, send
 from bot.security.log_scrub import describe_exception
+from bot.storage.write_errors import disk_full
 
 log = logging.getLogger("selvhjelp.errors")
+DISK_FULL = (
+    "database write refused: the disk is full (or the database reached its size limit); "
+    "free space in the data folder. Answers that need no writing go on meanwhile"
+)
 
 
 async def on_error(update: object, context: BotContext) -> None:
@@ -25,8 +30,13 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         log.warning("network error talking to Telegram: %s", type(error).__name__)
         return
+    if isinstance(error, RetryAfter):  # bot.botapi.reply_bot waited and tried already
+        log.warning("Telegram's flood control: a reply was not sent")
+        return
     if error is None:
         log.error("handler failed: no exception given")
+    elif disk_full(error):
+        log.error(DISK_FULL)  # one clear line: the operator's problem, not a bug
     else:
         log.error("handler failed: %s", describe_exception(error))
     if not isinstance(update, Update) or update.effective_chat is None:

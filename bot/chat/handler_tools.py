@@ -14,6 +14,7 @@ from bot.chat.context import BotContext
 from bot.chat.rendering import Rendered, crisis_reply
 from bot.config import LANGUAGES
 from bot.content import Content
+from bot.ops.metrics import METRICS
 from bot.roles.lookup import Roles, roles_for
 from bot.services import Services
 
@@ -154,6 +155,7 @@ async def crisis_first(update: Update, context: BotContext, text: str | None) ->
         return False
     lang = services.faq.detect_language(text or "", await user_language(update, context))
     events.info("crisis_reply kind=%s tier=%s lang=%s", found.kind, found.tier, lang)
+    METRICS.crisis_reply(found.tier)  # free text's crisis replies: Services.reply_listener
     await send(
         update, crisis_reply(services.content, services.config, lang, found.kind, found.tier)
     )

@@ -1,7 +1,8 @@
 """Turn decisions and content keys into what the user sees: text and inline keyboards.
 
-Callback data is short and structured: `t:<topic>`, `c:<category>`, `menu`, `lang:<code>`,
-`forget:yes|no`, `help`. `parse_callback` refuses anything else, so forged data is harmless.
+Callback data is short and structured: `t:<topic>`, `c:<category>`, `menu` (bot.answers.buttons),
+`lang:<code>`, `forget:yes|no`, `help` (bot.general.buttons). `parse_callback` refuses anything
+else, so forged data is harmless.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from functools import lru_cache
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram._utils.types import JSONDict
 
+from bot.answers import buttons as faq_buttons
 from bot.answers.answering import Reply
 from bot.config import LANGUAGES, Config
 from bot.content import Content
+from bot.general import buttons as general_buttons
+from bot.meetings import buttons as meeting_buttons
 
 
 @dataclass(frozen=True)
@@ -31,20 +35,21 @@ class Callback:
 
 def parse_callback(data: str | None, content: Content) -> Callback | None:
     """A validated callback, or None for anything forged, stale or malformed."""
-    if not data or len(data) > 64:
+    faq = faq_buttons.decode(data)
+    if faq is not None:
+        if faq.action == faq_buttons.Action.TOPIC and faq.value in content.topics:
+            return Callback("topic", faq.value)
+        if faq.action == faq_buttons.Action.CATEGORY and faq.value in content.categories:
+            return Callback("category", faq.value)
+        return Callback("menu") if faq.action == faq_buttons.Action.MENU else None
+    general = general_buttons.decode(data)
+    if general is None:
         return None
-    head, _, arg = data.partition(":")
-    if head == "t" and arg in content.topics:
-        return Callback("topic", arg)
-    if head == "c" and arg in content.categories:
-        return Callback("category", arg)
-    if head == "lang" and arg in LANGUAGES:
-        return Callback("lang", arg)
-    if head == "forget" and arg in ("yes", "no"):
-        return Callback("forget", arg)
-    if data in ("menu", "help"):
-        return Callback(data)
-    return None
+    if general.action == general_buttons.Action.LANGUAGE:
+        return Callback("lang", general.value) if general.value in LANGUAGES else None
+    if general.action == general_buttons.Action.FORGET:
+        return Callback("forget", general.value)
+    return Callback("help")
 
 
 class PreparedKeyboard(InlineKeyboardMarkup):
@@ -62,18 +67,22 @@ class PreparedKeyboard(InlineKeyboardMarkup):
         return dict(prepared)
 
 
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
 def _rows(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
     return PreparedKeyboard([[b] for b in buttons])
 
 
 def topic_button(content: Content, lang: str, topic_id: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        content.topics[topic_id].text[lang].title, callback_data=f"t:{topic_id}"
+        content.topics[topic_id].text[lang].title, callback_data=faq_buttons.topic(topic_id)
     )
 
 
 def menu_button(content: Content, lang: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(content.text(lang, "buttons.more_topics"), callback_data="menu")
+    return _button(content.text(lang, "buttons.more_topics"), faq_buttons.MENU)
 
 
 def small_count(content: Content, config: Config, lang: str, n: int) -> str:
@@ -122,7 +131,7 @@ def crisis_reply(
 
 # Topics whose answer opens a command's view with a button (label: `faq.action.<topic>`):
 # "when is the next information meeting?" is answered by the upcoming meetings in /meetings.
-TOPIC_ACTIONS = {"info_meetings": "ms:open"}
+TOPIC_ACTIONS = {"info_meetings": meeting_buttons.follow(meeting_buttons.FollowAction.OPEN)}
 
 
 @lru_cache(maxsize=1024)  # content and config never change while the bot runs
@@ -179,8 +188,8 @@ def not_understood(content: Content, lang: str) -> Rendered:
 def main_menu_keyboard(content: Content, lang: str) -> InlineKeyboardMarkup:
     return _rows(
         [
-            InlineKeyboardButton(content.text(lang, "buttons.browse"), callback_data="menu"),
-            InlineKeyboardButton(content.text(lang, "buttons.help"), callback_data="help"),
+            _button(content.text(lang, "buttons.browse"), faq_buttons.MENU),
+            _button(content.text(lang, "buttons.help"), general_buttons.HELP),
         ]
     )
 
@@ -208,7 +217,7 @@ def render_reply(reply: Reply, content: Content, config: Config) -> Rendered:
 
 def faq_menu(content: Content, lang: str) -> Rendered:
     buttons = [
-        InlineKeyboardButton(content.text(lang, f"faq.category.{cat}"), callback_data=f"c:{cat}")
+        _button(content.text(lang, f"faq.category.{cat}"), faq_buttons.category(cat))
         for cat in content.categories
     ]
     return Rendered(content.text(lang, "faq.menu"), _rows(buttons))
@@ -216,14 +225,14 @@ def faq_menu(content: Content, lang: str) -> Rendered:
 
 def faq_category(content: Content, lang: str, category: str) -> Rendered:
     buttons = [topic_button(content, lang, t.id) for t in content.topics_in(category)]
-    buttons.append(InlineKeyboardButton(content.text(lang, "buttons.back"), callback_data="menu"))
+    buttons.append(_button(content.text(lang, "buttons.back"), faq_buttons.MENU))
     title = content.text(lang, f"faq.category.{category}")
     return Rendered(content.text(lang, "faq.category_intro", category=title), _rows(buttons))
 
 
 def language_choice(content: Content, lang: str) -> Rendered:
     buttons = [
-        InlineKeyboardButton(content.text(code, "language.name"), callback_data=f"lang:{code}")
+        _button(content.text(code, "language.name"), general_buttons.language(code))
         for code in LANGUAGES
     ]
     return Rendered(content.text(lang, "language.choose"), _rows(buttons))
@@ -234,8 +243,8 @@ def forget_confirm(content: Content, lang: str) -> Rendered:
         content.text(lang, "forget.confirm"),
         _rows(
             [
-                InlineKeyboardButton(content.text(lang, "forget.yes"), callback_data="forget:yes"),
-                InlineKeyboardButton(content.text(lang, "forget.no"), callback_data="forget:no"),
+                _button(content.text(lang, "forget.yes"), general_buttons.forget(True)),
+                _button(content.text(lang, "forget.no"), general_buttons.forget(False)),
             ]
         ),
     )

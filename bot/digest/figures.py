@@ -45,8 +45,8 @@ from typing import Final, Literal
 
 from bot.config import Config
 from bot.content import Content
+from bot.records import EventTally, RegistrationCell
 from bot.roles.lookup import Roles
-from bot.storage import EventTally, RegistrationCell
 from bot.weeks import DAY, week_monday
 
 FEW: Final = "few"  # a count from 1 to N-1 (rule 1)

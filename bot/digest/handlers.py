@@ -10,10 +10,10 @@ from telegram import Update
 from telegram.ext import CommandHandler, filters
 
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import unknown_command
 from bot.chat.handler_tools import events, send, user_language
 from bot.chat.rendering import Rendered
 from bot.digest.weekly import digest_messages
-from bot.general.cancel_unknown import unknown_command
 from bot.roles.lookup import roles_for
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from bot.config import LANGUAGES
 from bot.digest import snapshots
 from bot.digest.figures import MESSAGE_LIMIT, DigestData, digest_sections, pack
+from bot.outbox import message as outbox
+from bot.outbox.message import OutboxMessage, OutboxRowDraft
 from bot.roles.lookup import Roles, config_role_ids, merge, roles_from_config
 from bot.services import Services
 from bot.storage import RoleGrant
@@ -93,20 +94,20 @@ async def digest_messages(services: Services, roles: Roles, lang: str) -> list[s
     return pack(digest_sections(services.content, services.config, lang, data, roles))
 
 
-async def build_weekly_digests(services: Services) -> list[tuple[str, bytes, dict[str, Any]]]:
-    """(recipient, encrypted chat, outbox payload) for everyone with a role, each in their
+async def build_weekly_digests(services: Services) -> list[OutboxRowDraft]:
+    """(recipient, encrypted chat, outbox message) for everyone with a role, each in their
     language (their /language choice, else the deployment's default)."""
     people = await recipients(services)
     if not people:
         return []
     data = await load_data(services, people)
-    rows: list[tuple[str, bytes, dict[str, Any]]] = []
+    rows: list[OutboxRowDraft] = []
     for person in people:
         lang = await language_of(services, person.user_key)
         sections = digest_sections(services.content, services.config, lang, data, person.roles)
         text = one_message(services, lang, sections)
-        payload: dict[str, Any] = {"text": text, "buttons": [], "parse_mode": None}
-        rows.append((person.user_key, person.chat_enc, payload))
+        message = OutboxMessage.formatted(text, parse_mode=None)  # plain text
+        rows.append((person.user_key, person.chat_enc, message))
     return rows
 
 
@@ -123,6 +124,6 @@ async def enqueue_weekly_digests(services: Services) -> int:
     rows = await build_weekly_digests(services)
     if not rows:
         return 0
-    added = await services.storage.enqueue(campaign, rows)
+    added = await outbox.enqueue(services.storage, campaign, rows)
     events.info("digest enqueued week=%s recipients=%d", iso_week_label(week), added)
     return added

@@ -7,7 +7,8 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.chat import rendering as render
 from bot.chat.context import BotContext
-from bot.chat.handler_tools import crisis_first, send, user_language
+from bot.chat.fallback_replies import unknown_command
+from bot.chat.handler_tools import send, user_language
 
 
 async def cancel(update: Update, context: BotContext) -> None:
@@ -23,22 +24,6 @@ async def cancel(update: Update, context: BotContext) -> None:
         update,
         render.Rendered(
             content.text(lang, "cancel.done"), render.main_menu_keyboard(content, lang)
-        ),
-    )
-
-
-async def unknown_command(update: Update, context: BotContext) -> None:
-    """A command the bot does not have (or one the person may not use)."""
-    message = update.effective_message
-    # "/hjelp jeg vil ikke leve" is a cry for help typed as a command: numbers first.
-    if message is not None and await crisis_first(update, context, message.text):
-        return
-    lang = await user_language(update, context)
-    content = context.services.content
-    await send(
-        update,
-        render.Rendered(
-            content.text(lang, "errors.unknown_command"), render.main_menu_keyboard(content, lang)
         ),
     )
 

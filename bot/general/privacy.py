@@ -16,9 +16,16 @@ async def privacy_command(update: Update, context: BotContext) -> None:
     """Explain, in plain words, what the bot keeps."""
     lang = await user_language(update, context)
     services = context.services
+    config = services.config
+    backups = (
+        services.content.text(lang, "privacy.backups_daily", keep=config.backup_keep)
+        if config.backup_daily
+        else services.content.text(lang, "privacy.backups_other")
+    )
     text = services.content.text(
         lang,
         "privacy.text",
+        backups=backups,
         retention_days=services.config.retention_days,
         reminder_days=services.config.reminder_days,
         outbox_days=OUTBOX_KEEP_DAYS,

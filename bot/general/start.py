@@ -9,17 +9,20 @@ from bot.chat.context import BotContext
 from bot.chat.handler_tools import acting, events, send, user_language
 from bot.chat.rendering import Rendered, main_menu_keyboard
 from bot.general import help as role_help
-from bot.meetings import handlers as meetings
+from bot.interest import buttons as interest_buttons
+from bot.interest.buttons import Action
+from bot.meetings.views import follow_button
 from bot.poster.deep_links import parse_start_payload
 from bot.poster.link_stats import count_poster_start
-from bot.roles import handlers as admin
 from bot.roles.lookup import Roles
 
 
 async def start(update: Update, context: BotContext) -> None:
     """Welcome the person: what the groups are and the entry ticket, in two or three lines."""
-    if context.args and await admin.accept_invite_payload(update, context, context.args[0]):
-        return
+    if context.args:  # a feature's own payload first (an admin's invite link, bot.roles)
+        for take_payload in context.bot_data.start_payloads:
+            if await take_payload(update, context, context.args[0]):
+                return
     services = context.services
     payload = parse_start_payload(context.args[0] if context.args else "", services.config)
     lang = payload.lang if payload and payload.lang else await user_language(update, context)
@@ -40,10 +43,10 @@ async def start(update: Update, context: BotContext) -> None:
                 [
                     InlineKeyboardButton(
                         services.content.text(lang, "start.interest_here", municipality=m.name),
-                        callback_data=f"i:start:{m.code}",
+                        callback_data=interest_buttons.data(Action.START, m.code),
                     )
                 ],
-                [meetings.follow_button(services.content, lang, m)],
+                [follow_button(services.content, lang, m)],
                 *keyboard.inline_keyboard,
             ]
         )

@@ -1,8 +1,8 @@
 """/interest and /mine: register, see, change and withdraw interest anonymously (all buttons).
 
-Button data is `i:<action>[:<value>]`. Each press is checked against the step the person's
-saved flow is at (`bot.interest.steps.decide`), so an old or forged button cannot skip a step or
-set an unknown value.
+Button data is `i:<action>[:<value>]` (bot.interest.buttons). Each press is checked against
+the step the person's saved flow is at (`bot.interest.steps.decide`), so an old or forged
+button cannot skip a step or set an unknown value.
 """
 
 from __future__ import annotations
@@ -12,18 +12,20 @@ from collections.abc import Awaitable, Callable
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
-from bot.answers import faq_menu
 from bot.answers.answering import Reply, faq_reply
 from bot.chat.context import BotContext
 from bot.chat.handler_tools import refuse_press, send, show, user_language
 from bot.chat.rendering import Rendered
+from bot.chat.text_routes import TextRoute
+from bot.chat.topic_answers import show_topic
+from bot.interest import buttons
 from bot.interest import rules as interest
 from bot.interest import steps as interest_flow
 from bot.interest import typed_answers as interest_typed
 from bot.interest import views as interest_views
 from bot.interest.rules import Draft
 from bot.interest.steps import Move
-from bot.meetings import handlers as meetings
+from bot.meetings.views import follow_button
 
 # FAQ replies worth giving to a question typed mid-way (the step follows them).
 QUESTION_KINDS = ("answer", "suggest")
@@ -99,13 +101,15 @@ async def handle_text(
         return False
     content, config = services.content, services.config
     lang = await user_language(update, context)
-    data = interest_typed.typed_option(content, config, lang, draft, text)
+    step_buttons = interest_views.step_buttons(content, config, draft)
+    data = interest_typed.typed_option(step_buttons, lang, text)
     place_step = draft.step in interest_flow.TYPED_PLACE_STEPS
     if data is None and place_step:
-        exact = interest.exact_municipality(config, text)
-        data = f"i:m:{exact.code}" if exact is not None else None
-    if data is not None:
-        action, _, value = data.removeprefix("i:").partition(":")
+        exact = config.places.typed(text)
+        data = buttons.municipality(exact.code) if exact is not None else None
+    pressed = buttons.decode(data)
+    if pressed is not None:
+        action, value = pressed.action, pressed.value
         move = await interest_flow.decide(services.storage, config, key, action, value)
         if move is not None and move.kind != "stale":
             await _act(update, context, key, lang, move)
@@ -117,7 +121,7 @@ async def handle_text(
         await send(update, interest_views.hinted_step_view(content, config, lang, draft))
         return True
     if place_step:
-        matches = interest.match_municipalities(config, text)
+        matches = config.places.near(text)
         typing = await interest_flow.start_typing(services.storage, key, draft)
         view = interest_views.typed_place_view(content, config, lang, typing, matches)
         if not matches:
@@ -154,9 +158,11 @@ async def on_button(update: Update, context: BotContext) -> None:
     content, config = services.content, services.config
     lang = await user_language(update, context)
     key = services.user_key(user.id)
-    _, _, rest = query.data.partition(":")
-    action, _, value = rest.partition(":")
-    move = await interest_flow.decide(services.storage, config, key, action, value)
+    pressed = buttons.decode(query.data)
+    move = None
+    if pressed is not None:
+        action, value = pressed.action, pressed.value
+        move = await interest_flow.decide(services.storage, config, key, action, value)
     if move is None:  # forged, or about something that no longer exists: change nothing
         await refuse_press(query, content, lang)
         return
@@ -183,7 +189,7 @@ async def _act(update: Update, context: BotContext, key: str, lang: str, move: M
     else:
         await interest_flow.carry_out(services, key, move)
         if move.kind == "on_behalf":
-            await faq_menu.show_topic(update, context, lang, "on_behalf")
+            await show_topic(update, context, lang, "on_behalf")
         else:
             await show(update, interest_views.move_view(content, config, lang, move))
 
@@ -201,12 +207,14 @@ async def _save(update: Update, context: BotContext, key: str, draft: Draft, lan
         return
     # Offer to follow information meetings there (issue: meetings are how people start).
     place = config.municipality_named(reg.municipality)
-    follow = meetings.follow_button(content, lang, place) if place else None
+    follow = follow_button(content, lang, place) if place else None
     await show(update, interest_views.saved_view(content, config, lang, follow))
 
 
 HANDLERS = [
     CommandHandler("interest", interest_command, filters.ChatType.PRIVATE),
     CommandHandler("mine", mine_command, filters.ChatType.PRIVATE),
-    CallbackQueryHandler(on_button, pattern=r"^i:"),
+    CallbackQueryHandler(on_button, pattern=buttons.SHAPE.pattern),
 ]
+# Typed answers and municipality names (bot.chat.text_routes), after the crisis check.
+TEXT_ROUTES = (TextRoute(interest.FLOW, answer=handle_text, after_crisis=show_step_again),)

@@ -11,7 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.interest import buttons
+from bot.interest.buttons import Action
 from bot.interest.views import place_label
+from bot.outbox import message as outbox
+from bot.outbox.message import OutboxButton, OutboxMessage
 from bot.services import Services
 from bot.weeks import DAY, week_index
 
@@ -38,22 +42,23 @@ async def run_retention(services: Services) -> RetentionReport:
             lang = await storage.get_language(reg.user_key) or config.default_language
             days = max(1, round((reg.expires_at - now) / DAY))
             place = place_label(content, config, lang, reg.region_id, reg.municipality)
-            payload = {
-                "text": content.text(lang, "retention.reminder", place=place, days=days),
-                "buttons": [
+            keep = content.text(lang, "retention.keep", retention_days=config.retention_days)
+            message = OutboxMessage.with_buttons(
+                content.text(lang, "retention.reminder", place=place, days=days),
+                [
+                    [OutboxButton(keep, callback_data=buttons.data(Action.KEEP))],
                     [
-                        {
-                            "text": content.text(
-                                lang, "retention.keep", retention_days=config.retention_days
-                            ),
-                            "callback_data": "i:keep",
-                        }
+                        OutboxButton(
+                            content.text(lang, "retention.delete"),
+                            callback_data=buttons.data(Action.DELETE),
+                        )
                     ],
-                    [{"text": content.text(lang, "retention.delete"), "callback_data": "i:del"}],
                 ],
-            }
+            )
             # One campaign per expiry date: a kept-and-later-due registration is asked again.
-            await storage.enqueue(f"reminder:{reg.expires_at}", [(reg.user_key, chat, payload)])
+            await outbox.enqueue(
+                storage, f"reminder:{reg.expires_at}", [(reg.user_key, chat, message)]
+            )
             reminded += 1
         await storage.mark_reminded(reg.user_key)
     # Delivered messages are kept only as long as answers to them make sense.

@@ -8,12 +8,10 @@ municipality name, kind, time, contact), never free text, names, phone numbers o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
-
-from rapidfuzz import fuzz, process
+from typing import Any, ClassVar
 
 from bot.config import Config, Municipality
-from bot.storage import Registration
+from bot.records import Registration
 from bot.weeks import DAY
 
 FLOW = "interest"
@@ -22,13 +20,13 @@ FLOW = "interest"
 ELSEWHERE = "elsewhere"
 TIMES = ("day", "evening", "either")
 FIELDS = ("place", "kind", "time", "contact")
-MATCH_CUTOFF = 70.0  # rapidfuzz WRatio a typed name must reach to be offered
-MAX_MATCHES = 3
 
 
 @dataclass(frozen=True)
 class Draft:
-    """The answers so far, and where the person is."""
+    """The answers so far, and where the person is (the flow's state, bot.chat.steps)."""
+
+    FLOW: ClassVar[str] = FLOW
 
     step: str = "entry"  # entry, age, sober, place, region, typing, unlisted, kind, time,
     #                      contact, summary; `edit` marks a change to a saved registration
@@ -76,34 +74,7 @@ def choose_unlisted(draft: Draft, region_id: str) -> Draft:
     return replace(draft, region_id=region_id, municipality="")
 
 
-def exact_municipality(config: Config, typed: str) -> Municipality | None:
-    """The municipality whose name or alias is exactly what was typed (case and spaces aside)."""
-    text = " ".join(typed.split()).casefold()
-    for m in config.municipalities:
-        if text in (label.casefold() for label in (m.name, *m.aliases)):
-            return m
-    return None
-
-
-def match_municipalities(config: Config, typed: str) -> list[Municipality]:
-    """The closest configured municipalities to what was typed (names and aliases, typos
-    allowed), best first; empty when nothing is close. Never picks one silently."""
-    text = typed.strip()[:60]
-    if len(text) < 2:
-        return []
-    choices: dict[str, Municipality] = {}
-    for m in config.municipalities:
-        for label in (m.name, *m.aliases):
-            choices[label.casefold()] = m
-    hits = process.extract(
-        text.casefold(), list(choices), scorer=fuzz.WRatio, limit=10, score_cutoff=MATCH_CUTOFF
-    )
-    found: list[Municipality] = []
-    for label, _score, _idx in hits:
-        m = choices[label]
-        if m not in found:
-            found.append(m)
-    return found[:MAX_MATCHES]
+# Typed municipality names are looked up by bot.places (config.places.typed / near).
 
 
 def to_registration(

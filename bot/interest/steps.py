@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from bot.chat.steps import FlowStore
 from bot.config import Config
 from bot.interest.rules import (
     ELSEWHERE,
     FIELDS,
-    FLOW,
     TIMES,
     Draft,
     choose_place,
@@ -93,12 +93,11 @@ class Move:
 
 
 async def load_draft(storage: Storage, key: str) -> Draft | None:
-    state = await storage.get_flow(key)
-    return Draft.from_dict(state[1]) if state and state[0] == FLOW else None
+    return await FlowStore(storage, Draft).load(key)
 
 
 async def save_draft(storage: Storage, key: str, draft: Draft) -> None:
-    await storage.set_flow(key, FLOW, draft.to_dict())
+    await FlowStore(storage, Draft).save(key, draft)
 
 
 async def open_flow(storage: Storage, key: str, suggested: str | None) -> Registration | Draft:

@@ -9,16 +9,19 @@ question, or the step again). The text is only compared, never kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from bot.config import Config
-from bot.content import FLOWS_DIR, Content
-from bot.interest.rules import Draft
-from bot.interest.views import step_view
+from bot.content import FLOWS_DIR
+from bot.interest.buttons import PREFIX
 from bot.textnorm import normalise, tokens
+
+# (label, data) of the buttons the current step shows in a language, in order (the caller
+# reads them off the step's view: bot.interest.views.step_buttons).
+StepButtons = Callable[[str], Sequence[tuple[str, str]]]
 
 WORDS_FILE = FLOWS_DIR / "interest_words.yaml"
 LANGUAGES = ("nb", "en")
@@ -46,29 +49,20 @@ def _tokens(text: str) -> list[str]:
     return tokens(normalise(text, MAX_TYPED_CHARS))
 
 
-def _buttons(content: Content, config: Config, lang: str, draft: Draft) -> list[tuple[str, str]]:
-    """(label, data) of the step's buttons, in order."""
-    keyboard = step_view(content, config, lang, draft).keyboard
-    rows = keyboard.inline_keyboard if keyboard else ()
-    return [(b.text, str(b.callback_data)) for row in rows for b in row if b.callback_data]
-
-
 def _means(typed: list[str], phrase: tuple[str, ...], filler: frozenset[str]) -> bool:
     words = set(typed)
     rest = {w for w in words - set(phrase) if not w.isdigit()}  # "nei, jeg er 17"
     return set(phrase) <= words and rest <= filler
 
 
-def typed_option(
-    content: Content, config: Config, lang: str, draft: Draft, text: str
-) -> str | None:
+def typed_option(step_buttons: StepButtons, lang: str, text: str) -> str | None:
     """The data of the one button of the step the text means (e.g. "i:h:evening"), or None."""
     if len(text) > MAX_TYPED_CHARS:
         return None
     typed = _tokens(text)
     if not typed:
         return None
-    buttons = _buttons(content, config, lang, draft)
+    buttons = step_buttons(lang)
     filler, options = _words()
     numbers = [w for w in typed if w.isdigit()]
     if len(numbers) == 1 and set(typed) - {numbers[0]} <= filler:
@@ -76,11 +70,11 @@ def typed_option(
         return buttons[index][1] if 0 <= index < len(buttons) else None
     labels: dict[str, set[tuple[str, ...]]] = {data: set() for _, data in buttons}
     for other in LANGUAGES:
-        for label, data in _buttons(content, config, other, draft):
+        for label, data in step_buttons(other):
             if data in labels:
                 labels[data].add(tuple(_tokens(label)))
     for data in labels:
-        labels[data].update(options.get(data.removeprefix("i:"), ()))
+        labels[data].update(options.get(data.removeprefix(PREFIX), ()))
     exact = [d for d, phrases in labels.items() if tuple(typed) in phrases]
     if len(exact) == 1:
         return exact[0]

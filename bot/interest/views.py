@@ -1,7 +1,9 @@
-"""What each step of the interest flow looks like: text from flows/ and buttons with `i:` data."""
+"""What each step of the interest flow looks like: text from flows/ and buttons with `i:` data
+(made by bot.interest.buttons)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.chat.rendering import Rendered, topic_button
 from bot.config import Config, Municipality
 from bot.content import Content
+from bot.interest import buttons as codec
+from bot.interest.buttons import Action
 from bot.interest.rules import ELSEWHERE, TIMES, Draft, kinds
 from bot.interest.steps import Move
 from bot.storage import Registration
@@ -24,8 +28,8 @@ _DONE_TEXTS = {
 }
 
 
-def _button(text: str, data: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=data)
+def _button(text: str, action: Action, value: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=codec.data(action, value))
 
 
 def _column(buttons: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
@@ -51,6 +55,20 @@ def yes_no(content: Content, lang: str, value: bool) -> str:
     return content.text(lang, "interest.answer_yes" if value else "interest.answer_no")
 
 
+def step_buttons(
+    content: Content, config: Config, draft: Draft
+) -> Callable[[str], list[tuple[str, str]]]:
+    """(label, data) of the step's buttons in a language, in order: what a typed answer is
+    compared with (bot.interest.typed_answers)."""
+
+    def in_language(lang: str) -> list[tuple[str, str]]:
+        keyboard = step_view(content, config, lang, draft).keyboard
+        rows = keyboard.inline_keyboard if keyboard else ()
+        return [(b.text, str(b.callback_data)) for row in rows for b in row if b.callback_data]
+
+    return in_language
+
+
 def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rendered:
     """The message for the step the draft is at."""
     t = content.text
@@ -59,19 +77,20 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
             t(lang, "interest.entry"),
             _column(
                 [
-                    _button(t(lang, "interest.entry_yes"), "i:e:yes"),
-                    _button(t(lang, "interest.entry_other"), "i:e:other"),
-                    _button(t(lang, "interest.entry_unsure"), "i:e:unsure"),
+                    _button(t(lang, "interest.entry_yes"), Action.ENTRY, "yes"),
+                    _button(t(lang, "interest.entry_other"), Action.ENTRY, "other"),
+                    _button(t(lang, "interest.entry_unsure"), Action.ENTRY, "unsure"),
                 ]
             ),
         )
     if draft.step == "age":
+        age = config.min_age
         return Rendered(
             t(lang, "interest.age", min_age=config.min_age),
             _column(
                 [
-                    _button(t(lang, "interest.age_yes", min_age=config.min_age), "i:a:yes"),
-                    _button(t(lang, "interest.age_no", min_age=config.min_age), "i:a:no"),
+                    _button(t(lang, "interest.age_yes", min_age=age), Action.AGE, "yes"),
+                    _button(t(lang, "interest.age_no", min_age=age), Action.AGE, "no"),
                 ]
             ),
         )
@@ -80,8 +99,8 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
             t(lang, "interest.sober"),
             _column(
                 [
-                    _button(t(lang, "interest.sober_ok"), "i:l:ok"),
-                    _button(t(lang, "interest.sober_no"), "i:l:no"),
+                    _button(t(lang, "interest.sober_ok"), Action.SOBER, "ok"),
+                    _button(t(lang, "interest.sober_no"), Action.SOBER, "no"),
                 ]
             ),
         )
@@ -89,38 +108,38 @@ def step_view(content: Content, config: Config, lang: str, draft: Draft) -> Rend
         buttons = []
         suggested = config.municipality_by_code(draft.suggested or "")
         if suggested is not None:  # they came from this municipality's poster: offer it first
-            buttons.append(_button(f"📍 {suggested.name}", f"i:m:{suggested.code}"))
-        buttons += [_button(r.name, f"i:r:{r.id}") for r in config.regions]
-        buttons.append(_button(t(lang, "interest.place_type"), "i:t"))
-        buttons.append(_button(t(lang, "interest.place_not_listed"), "i:u"))
+            buttons.append(_button(f"📍 {suggested.name}", Action.MUNICIPALITY, suggested.code))
+        buttons += [_button(r.name, Action.REGION, r.id) for r in config.regions]
+        buttons.append(_button(t(lang, "interest.place_type"), Action.TYPE))
+        buttons.append(_button(t(lang, "interest.place_not_listed"), Action.UNLISTED))
         key = "interest.place_type_prompt" if draft.step == "typing" else "interest.place"
         return Rendered(t(lang, key), _column(buttons))
     if draft.step == "region" and draft.region_id:
         region = config.region(draft.region_id)
         if region is not None:
-            buttons = [_button(m.name, f"i:m:{m.code}") for m in region.municipalities]
+            buttons = [_button(m.name, Action.MUNICIPALITY, m.code) for m in region.municipalities]
             label = t(lang, "interest.place_region_not_listed", region=region.name)
-            buttons.append(_button(label, f"i:ur:{region.id}"))
+            buttons.append(_button(label, Action.UNLISTED_IN, region.id))
             return Rendered(
                 t(lang, "interest.place_in_region", region=region.name), _column(buttons)
             )
     if draft.step == "unlisted":
-        buttons = [_button(r.name, f"i:ur:{r.id}") for r in config.regions]
-        buttons.append(_button(t(lang, "interest.place_elsewhere"), "i:o"))
+        buttons = [_button(r.name, Action.UNLISTED_IN, r.id) for r in config.regions]
+        buttons.append(_button(t(lang, "interest.place_elsewhere"), Action.ELSEWHERE))
         return Rendered(t(lang, "interest.place_pick_region_for_unlisted"), _column(buttons))
     if draft.step == "kind":
-        buttons = [_button(kind_label(content, lang, k), f"i:k:{k}") for k in kinds(config)]
+        buttons = [_button(kind_label(content, lang, k), Action.KIND, k) for k in kinds(config)]
         return Rendered(t(lang, "interest.kind"), _column(buttons))
     if draft.step == "time":
-        buttons = [_button(t(lang, f"interest.time_{h}"), f"i:h:{h}") for h in TIMES]
+        buttons = [_button(t(lang, f"interest.time_{h}"), Action.TIME, h) for h in TIMES]
         return Rendered(t(lang, "interest.time"), _column(buttons))
     if draft.step == "contact":
         return Rendered(
             t(lang, "interest.contact"),
             _column(
                 [
-                    _button(t(lang, "interest.contact_yes"), "i:c:yes"),
-                    _button(t(lang, "interest.contact_no"), "i:c:no"),
+                    _button(t(lang, "interest.contact_yes"), Action.CONTACT, "yes"),
+                    _button(t(lang, "interest.contact_no"), Action.CONTACT, "no"),
                 ]
             ),
         )
@@ -144,9 +163,9 @@ def summary_view(content: Content, config: Config, lang: str, draft: Draft) -> R
         t(lang, "interest.summary", **_values(content, config, lang, draft)),
         _column(
             [
-                _button(t(lang, "interest.confirm"), "i:s:ok"),
-                _button(t(lang, "interest.change"), "i:s:edit"),
-                _button(t(lang, "interest.cancel"), "i:s:cancel"),
+                _button(t(lang, "interest.confirm"), Action.SUMMARY, "ok"),
+                _button(t(lang, "interest.change"), Action.SUMMARY, "edit"),
+                _button(t(lang, "interest.cancel"), Action.SUMMARY, "cancel"),
             ]
         ),
     )
@@ -156,10 +175,10 @@ def change_menu(content: Content, lang: str) -> InlineKeyboardMarkup:
     t = content.text
     return _column(
         [
-            _button(t(lang, "mine.change_place"), "i:x:place"),
-            _button(t(lang, "mine.change_kind"), "i:x:kind"),
-            _button(t(lang, "mine.change_time"), "i:x:time"),
-            _button(t(lang, "mine.change_contact"), "i:x:contact"),
+            _button(t(lang, "mine.change_place"), Action.CHANGE, "place"),
+            _button(t(lang, "mine.change_kind"), Action.CHANGE, "kind"),
+            _button(t(lang, "mine.change_time"), Action.CHANGE, "time"),
+            _button(t(lang, "mine.change_contact"), Action.CHANGE, "contact"),
         ]
     )
 
@@ -168,8 +187,8 @@ def matches_view(content: Content, lang: str, matches: list[Municipality]) -> Re
     t = content.text
     if not matches:
         return Rendered(t(lang, "interest.place_no_match"))
-    buttons = [_button(m.name, f"i:m:{m.code}") for m in matches]
-    buttons.append(_button(t(lang, "interest.place_none_of_these"), "i:t"))
+    buttons = [_button(m.name, Action.MUNICIPALITY, m.code) for m in matches]
+    buttons.append(_button(t(lang, "interest.place_none_of_these"), Action.TYPE))
     return Rendered(t(lang, "interest.place_matches"), _column(buttons))
 
 
@@ -182,7 +201,7 @@ def typed_place_view(
         return view
     keyboard = step_view(content, config, lang, typing).keyboard
     rows = keyboard.inline_keyboard if keyboard else ()
-    elsewhere = (_button(content.text(lang, "interest.place_elsewhere"), "i:o"),)
+    elsewhere = (_button(content.text(lang, "interest.place_elsewhere"), Action.ELSEWHERE),)
     return Rendered(view.text, InlineKeyboardMarkup((*rows, elsewhere)))
 
 
@@ -236,8 +255,8 @@ def withdraw_ask_view(content: Content, lang: str) -> Rendered:
         t(lang, "mine.withdraw_ask"),
         _column(
             [
-                _button(t(lang, "mine.withdraw_yes"), "i:wy"),
-                _button(t(lang, "mine.withdraw_no"), "i:wn"),
+                _button(t(lang, "mine.withdraw_yes"), Action.WITHDRAW_YES),
+                _button(t(lang, "mine.withdraw_no"), Action.WITHDRAW_NO),
             ]
         ),
     )
@@ -310,7 +329,7 @@ def mine_view(content: Content, config: Config, lang: str, reg: Registration | N
         expires=_date(reg.expires_at, config),
         **_values(content, config, lang, draft),
     )
-    withdraw = (_button(t(lang, "mine.withdraw"), "i:w"),)
+    withdraw = (_button(t(lang, "mine.withdraw"), Action.WITHDRAW),)
     keyboard = (*change_menu(content, lang).inline_keyboard, withdraw)
     return Rendered(text, InlineKeyboardMarkup(keyboard))
 

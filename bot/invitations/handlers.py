@@ -11,11 +11,14 @@ bot.invitations.views; queueing, answers and sharing a contact are in bot.invita
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import unknown_command
 from bot.chat.handler_tools import (
     Actor,
     acting,
@@ -27,16 +30,21 @@ from bot.chat.handler_tools import (
     user_language,
 )
 from bot.chat.rendering import Rendered
-from bot.general import cancel_unknown as misc
+from bot.chat.steps import FlowStore
+from bot.chat.text_routes import TextRoute
+from bot.invitations import buttons, views
 from bot.invitations import sending as invitations
-from bot.invitations import views
-from bot.invitations.sending import FLOW
+from bot.invitations.sending import FLOW, InvitationDraft
 
 
 async def _caller(update: Update, context: BotContext) -> Actor | None:
     """The coordinator behind this update, with roles read fresh, or None for anyone else."""
     actor = await acting(update, context)
     return actor if actor is not None and actor.roles.is_coordinator else None
+
+
+def _drafts(context: BotContext) -> FlowStore[InvitationDraft]:
+    return FlowStore(context.services.storage, InvitationDraft)
 
 
 def _signed(context: BotContext, caller: Actor) -> views.Button:
@@ -49,7 +57,7 @@ async def invitation_command(update: Update, context: BotContext) -> None:
     """Start composing (choose the municipality), or `/invitation status` for the answers."""
     caller = await _caller(update, context)
     if caller is None:
-        await misc.unknown_command(update, context)
+        await unknown_command(update, context)
         return
     services = context.services
     content, config, lang = services.content, services.config, caller.lang
@@ -63,7 +71,7 @@ async def invitation_command(update: Update, context: BotContext) -> None:
         return
     places = [m for m in map(config.municipality_named, munis) if m is not None]
     view = views.place_choice(content, lang, places, _signed(context, caller))
-    await services.storage.set_flow(caller.key, FLOW, {"step": "place"})
+    await _drafts(context).save(caller.key, InvitationDraft(step="place"))
     await send(update, view)
 
 
@@ -78,7 +86,7 @@ async def _choose_audience(
     view = views.audience_choice(
         services.content, caller.lang, m.name, shown, _signed(context, caller)
     )
-    await services.storage.set_flow(caller.key, FLOW, {"step": "audience", "municipality": m.name})
+    await _drafts(context).save(caller.key, InvitationDraft(step="audience", municipality=m.name))
     await show(update, view)
 
 
@@ -89,20 +97,25 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
         return False
     services = context.services
     key = services.user_key(user.id)
-    state = await services.storage.get_flow(key)
-    if state is None or state[0] != FLOW or state[1].get("step") != "text":
+    drafts = _drafts(context)
+    draft = await drafts.load(key)
+    if draft is None or draft.step != "text":
         return False
     caller = await _caller(update, context)
-    data = state[1]
-    if caller is None or not caller.roles.covers(data.get("municipality", "")):
-        await services.storage.clear_flow(key)
+    if caller is None or not caller.roles.covers(draft.municipality or ""):
+        await drafts.clear(key)
         return False
     if len(text) > views.MAX_CHARS:
         await send(update, views.too_long(services.content, caller.lang, len(text)))
         return True
-    await services.storage.set_flow(key, FLOW, {**data, "step": "confirm", "text": text})
+    await drafts.save(key, replace(draft, step="confirm", text=text))
     for message in views.preview(
-        services.content, services.config, caller.lang, data, text, _signed(context, caller)
+        services.content,
+        services.config,
+        caller.lang,
+        draft.to_dict(),
+        text,
+        _signed(context, caller),
     ):
         await send(update, message)
     return True
@@ -117,10 +130,13 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
     services = context.services
     content, config, lang = services.content, services.config, caller.lang
     stale = Rendered(content.text(lang, "errors.stale_button"))
-    state = await services.storage.get_flow(caller.key)
-    flow = state[1] if state and state[0] == FLOW else {}
-    parts = data.split(":")
-    action, value = parts[1], (parts[2] if len(parts) > 2 else "")
+    drafts = _drafts(context)
+    flow = await drafts.load(caller.key) or InvitationDraft(step="")
+    press = buttons.decode_coordinator(data)
+    if press is None:  # signed for this coordinator, so ours: never; refused all the same
+        await show(update, stale)
+        return
+    action, value = press.action, press.value
     if action == "m":
         m = config.municipality_by_code(value)
         if m is not None and caller.roles.covers(m.name):
@@ -128,40 +144,37 @@ async def on_coordinator_button(update: Update, context: BotContext) -> None:
         else:  # another area, even with a valid signature: refused on the server
             await show(update, stale)
         return
-    m = config.municipality_named(flow.get("municipality", ""))
+    m = config.municipality_named(flow.municipality or "")
     if m is None or not caller.roles.covers(m.name):  # revoked meanwhile, or forged state
-        await services.storage.clear_flow(caller.key)
+        await services.storage.clear_flow(caller.key)  # whatever flow it is, as it always was
         await show(update, stale)
         return
-    if action == "a" and flow.get("step") == "audience":
+    if action == "a" and flow.step == "audience":
         # Everything here comes from the day's snapshot, the same figures as the digest: a
         # live count, or "nobody" for a kind the digest hides, would reveal one person.
         figs = await invitations.figures(services, m)
-        kind = None if value == "all" else value
+        kind = None if value == buttons.ALL else value
         if kind is not None and kind not in invitations.kinds_shown(figs):
             await show(update, stale)
             return
         if figs.waiting == 0:
             nobody = content.text(lang, "invitation.nobody", municipality=m.name)
             await show(update, Rendered(nobody))
-            await services.storage.clear_flow(caller.key)
+            await drafts.clear(caller.key)
             return
         count = figs.waiting if kind is None else dict(figs.by_kind or ()).get(kind, 0)
-        await services.storage.set_flow(
-            caller.key, FLOW, {**flow, "step": "text", "kind": kind, "count": count}
-        )
+        await drafts.save(caller.key, replace(flow, step="text", kind=kind, count=count))
         await show(update, views.write_prompt(content, lang))
-    elif action == "w" and flow.get("step") == "confirm":
-        await services.storage.set_flow(caller.key, FLOW, {**flow, "step": "text"})
+    elif action == "w" and flow.step == "confirm":
+        await drafts.save(caller.key, replace(flow, step="text"))
         await show(update, views.write_prompt(content, lang))
     elif action == "x":
-        await services.storage.clear_flow(caller.key)
+        await drafts.clear(caller.key)
         await show(update, Rendered(content.text(lang, "invitation.cancelled")))
-    elif action == "s" and flow.get("step") == "confirm" and flow.get("text"):
+    elif action == "s" and flow.step == "confirm" and flow.text:
         chat = update.effective_chat
         assert chat is not None
-        kind = flow.get("kind")
-        await invitations.send_draft(services, caller.key, chat.id, m, kind, str(flow["text"]))
+        await invitations.send_draft(services, caller.key, chat.id, m, flow.kind, flow.text)
         await show(update, views.queued(content, lang))
     else:  # a replayed button for a step already done
         await show(update, stale)
@@ -221,6 +234,8 @@ async def _share_contact(
 
 HANDLERS = [
     CommandHandler("invitation", invitation_command, filters.ChatType.PRIVATE),
-    CallbackQueryHandler(on_coordinator_button, pattern=r"^ci:"),
-    CallbackQueryHandler(on_resident_answer, pattern=r"^inv:"),
+    CallbackQueryHandler(on_coordinator_button, pattern=buttons.COORDINATOR.pattern),
+    CallbackQueryHandler(on_resident_answer, pattern=buttons.ANSWER.pattern),
 ]
+# The invitation text (bot.chat.text_routes), kept even after crisis numbers were shown.
+TEXT_ROUTES = (TextRoute(FLOW, compose=handle_text),)

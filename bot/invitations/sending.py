@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from bot.config import Municipality
 from bot.digest import snapshots
 from bot.digest.figures import OTHER, PlaceCounts, PlaceFigures, place_figures
 from bot.invitations.views import ANSWERS, resident_view, share_notice
+from bot.outbox import message as outbox
 from bot.roles.lookup import Roles, key_covers
 from bot.services import Services
 from bot.storage import Invitation
@@ -21,6 +24,45 @@ from bot.storage import Invitation
 events = logging.getLogger("selvhjelp.events")
 
 FLOW = "invitation"
+
+
+@dataclass(frozen=True)
+class InvitationDraft:
+    """Where a coordinator is in composing an invitation (bot.chat.steps); stored as the JSON
+    the flow has always stored: step (place, audience, text, confirm), then the municipality,
+    the audience once chosen (kind null = everyone waiting, and its count) and the text."""
+
+    FLOW: ClassVar[str] = FLOW
+
+    step: str
+    municipality: str | None = None
+    kind: str | None = None  # None: everyone waiting, whatever kind of group
+    # How many the chosen audience is, as the day's snapshot shows it: a number, or a word for
+    # a count too small to show (bot.digest.figures: "few", "hidden").
+    count: int | str | None = None
+    text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"step": self.step}
+        if self.municipality is not None:
+            data["municipality"] = self.municipality
+        if self.count is not None:  # the audience is chosen: kind is stored even when null
+            data.update(kind=self.kind, count=self.count)
+        if self.text is not None:
+            data["text"] = self.text
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InvitationDraft:
+        kind, count, text = data.get("kind"), data.get("count"), data.get("text")
+        municipality = data.get("municipality")
+        return cls(
+            step=str(data.get("step", "")),
+            municipality=None if municipality is None else str(municipality),
+            kind=None if kind is None else str(kind),
+            count=count if count is None or isinstance(count, int) else str(count),
+            text=None if text is None else str(text),
+        )
 
 
 def campaign(invitation_id: int) -> str:
@@ -64,12 +106,12 @@ async def send_draft(
     await storage.clear_flow(sender_key)
     sender_chat = services.cipher.encrypt(sender_chat_id, sender_key)
     invitation_id = await storage.create_invitation(sender_key, m.name, kind, text, sender_chat)
-    rows = []
+    rows: list[outbox.OutboxRowDraft] = []
     for user_key, chat_enc in await recipients(services, m, kind):
         lang = await storage.get_language(user_key) or services.config.default_language
-        payload = resident_view(services.content, lang, m.name, text, invitation_id)
-        rows.append((user_key, chat_enc, payload))
-    added = await storage.enqueue(campaign(invitation_id), rows)
+        message = resident_view(services.content, lang, m.name, text, invitation_id)
+        rows.append((user_key, chat_enc, message))
+    added = await outbox.enqueue(storage, campaign(invitation_id), rows)
     services.outbox_changed()
     events.info("invitation_queued recipients=%d", added)
     return added

@@ -1,14 +1,14 @@
 """How a relayed invitation looks: the coordinator's composing steps and status, the invitation
 as residents receive it (an outbox payload), and the share-contact messages (text from flows/).
 
-Coordinator buttons are `ci:...`, made by the caller's `Button` factory so the handler can sign
-them for that coordinator. Resident buttons are `inv:<invitation id>:<answer>`.
+Coordinator buttons are `ci:...` (bot.invitations.buttons), made by the caller's `Button`
+factory so the handler can sign them for that coordinator. Resident buttons are
+`inv:<invitation id>:<answer>`.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,13 @@ from bot.config import Config, Municipality
 from bot.content import Content
 from bot.digest.figures import FEW
 from bot.interest.views import kind_label
+from bot.invitations import buttons as codec
+from bot.invitations.buttons import CoordinatorAction as Do
+from bot.outbox.message import OutboxButton, OutboxMessage
 from bot.storage import Invitation
 
 MAX_CHARS = 1500
-ANSWERS = ("yes", "maybe", "no")
+ANSWERS = codec.ANSWERS
 
 # (label, callback data) -> a button; the handler signs coordinator buttons with it.
 Button = Callable[[str, str], InlineKeyboardButton]
@@ -38,7 +41,7 @@ def place_choice(
     content: Content, lang: str, municipalities: Iterable[Municipality], button: Button
 ) -> Rendered:
     """Which of their municipalities a coordinator with several invites in."""
-    buttons = [button(m.name, f"ci:m:{m.code}") for m in municipalities]
+    buttons = [button(m.name, codec.coordinator(Do.MUNICIPALITY, m.code)) for m in municipalities]
     return Rendered(content.text(lang, "invitation.choose_place"), _column(buttons))
 
 
@@ -52,12 +55,13 @@ def audience_choice(
     """Everyone waiting there, or those who asked for one kind of group: only the kinds the
     day's digest shows for this place (a button per kind would otherwise tell, by whether
     anyone gets it, which kind a hidden person chose)."""
-    buttons = [button(content.text(lang, "invitation.audience_all"), "ci:a:all")]
+    everyone = codec.coordinator(Do.AUDIENCE, codec.ALL)
+    buttons = [button(content.text(lang, "invitation.audience_all"), everyone)]
     for kind in kinds_shown:
         label = content.text(
             lang, "invitation.audience_kind", kind=kind_label(content, lang, kind)
         )
-        buttons.append(button(label, f"ci:a:{kind}"))
+        buttons.append(button(label, codec.coordinator(Do.AUDIENCE, kind)))
     text = content.text(lang, "invitation.choose_audience", municipality=municipality)
     return Rendered(text, _column(buttons))
 
@@ -86,8 +90,8 @@ def too_long(content: Content, lang: str, length: int) -> Rendered:
 
 def resident_view(
     content: Content, lang: str, municipality: str, text: str, invitation_id: int
-) -> dict[str, Any]:
-    """The invitation exactly as residents receive it (an outbox payload)."""
+) -> OutboxMessage:
+    """The invitation exactly as residents receive it (an outbox message)."""
     body = "\n\n".join(
         (
             content.text(lang, "invitation.header", municipality=municipality),
@@ -96,25 +100,25 @@ def resident_view(
         )
     )
     row = [
-        {
-            "text": content.text(lang, f"invitation.answer_{a}"),
-            "callback_data": f"inv:{invitation_id}:{a}",
-        }
+        OutboxButton(
+            content.text(lang, f"invitation.answer_{a}"),
+            callback_data=codec.answer(invitation_id, a),
+        )
         for a in ANSWERS
     ]
-    share = {
-        "text": content.text(lang, "invitation.answer_share"),
-        "callback_data": f"inv:{invitation_id}:share",
-    }
-    return {"text": body, "buttons": [row, [share]]}
+    share = OutboxButton(
+        content.text(lang, "invitation.answer_share"),
+        callback_data=codec.answer(invitation_id, codec.Answer.SHARE),
+    )
+    return OutboxMessage.with_buttons(body, [row, [share]])
 
 
-def markup(payload: dict[str, Any]) -> InlineKeyboardMarkup:
-    """The inline keyboard of an outbox payload, to show it directly."""
+def markup(message: OutboxMessage) -> InlineKeyboardMarkup:
+    """The inline keyboard of an outbox message, to show it directly."""
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
-            for row in payload["buttons"]
+            [InlineKeyboardButton(b.text, callback_data=b.callback_data) for b in row]
+            for row in message.buttons
         ]
     )
 
@@ -132,9 +136,9 @@ def preview(
     shown = resident_view(content, lang, draft["municipality"], text, 0)
     buttons = _column(
         [
-            button(content.text(lang, "invitation.send"), "ci:s"),
-            button(content.text(lang, "invitation.rewrite"), "ci:w"),
-            button(content.text(lang, "invitation.cancel"), "ci:x"),
+            button(content.text(lang, "invitation.send"), codec.coordinator(Do.SEND)),
+            button(content.text(lang, "invitation.rewrite"), codec.coordinator(Do.REWRITE)),
+            button(content.text(lang, "invitation.cancel"), codec.coordinator(Do.CANCEL)),
         ]
     )
     question = "\n".join(
@@ -145,7 +149,7 @@ def preview(
     )
     return [
         Rendered(content.text(lang, "invitation.preview_intro")),
-        Rendered(shown["text"], markup(shown)),
+        Rendered(shown.text, markup(shown)),
         Rendered(question, buttons),
     ]
 
@@ -183,8 +187,7 @@ def status_view(
 
 def parse_answer(data: str) -> tuple[int, str] | None:
     """(invitation id, answer) from a resident button, or None for anything malformed."""
-    found = re.fullmatch(r"inv:([0-9]{1,12}):([a-z]{1,8})", data)
-    return None if found is None else (int(found.group(1)), found.group(2))
+    return codec.decode_answer(data)
 
 
 def share_confirm(content: Content, lang: str, invitation_id: int) -> Rendered:
@@ -192,7 +195,7 @@ def share_confirm(content: Content, lang: str, invitation_id: int) -> Rendered:
 
     def button(key: str, answer: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(
-            content.text(lang, key), callback_data=f"inv:{invitation_id}:{answer}"
+            content.text(lang, key), callback_data=codec.answer(invitation_id, answer)
         )
 
     buttons = _column(

@@ -11,6 +11,7 @@ announce_views.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -18,11 +19,14 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import unknown_command
 from bot.chat.handler_tools import Actor, acting, send, show, signed_button, signed_press
-from bot.general import cancel_unknown as misc
+from bot.chat.steps import FlowStore
+from bot.chat.text_routes import TextRoute
 from bot.meetings import announce_views as views
 from bot.meetings import announcements as domain
-from bot.meetings.announcements import FLOW
+from bot.meetings import buttons
+from bot.meetings.announcements import FLOW, AnnounceDraft
 from bot.outbox.progress import Watcher, report_progress, watch
 from bot.services import Services
 
@@ -31,6 +35,10 @@ async def _office(update: Update, context: BotContext) -> Actor | None:
     """The regional office behind the update (roles read fresh), or None for anyone else."""
     actor = await acting(update, context)
     return actor if actor is not None and actor.roles.is_office else None
+
+
+def _drafts(services: Services) -> FlowStore[AnnounceDraft]:
+    return FlowStore(services.storage, AnnounceDraft)
 
 
 def _screen(services: Services, office: Actor) -> views.Screen:
@@ -42,7 +50,7 @@ async def announce_command(update: Update, context: BotContext) -> None:
     """Start composing, or `/announce list` to manage upcoming meetings."""
     office = await _office(update, context)
     if office is None:
-        await misc.unknown_command(update, context)
+        await unknown_command(update, context)
         return
     services, screen = context.services, _screen(context.services, office)
     if context.args and context.args[0].lower() in ("list", "liste"):
@@ -57,26 +65,24 @@ async def announce_command(update: Update, context: BotContext) -> None:
 
 
 async def _begin(update: Update, services: Services, office: Actor, region_id: str) -> None:
-    await services.storage.set_flow(office.key, FLOW, {"step": "title", "region": region_id})
+    await _drafts(services).save(office.key, AnnounceDraft(step="title", region=region_id))
     await send(update, views.notice(_screen(services, office), "announce.ask_title"))
 
 
-async def _ask(update: Update, services: Services, office: Actor, flow: dict[str, Any]) -> None:
+async def _ask(update: Update, services: Services, office: Actor, flow: AnnounceDraft) -> None:
     """Show the question for the flow's step (text prompt, skip button or target toggles)."""
-    screen, step = _screen(services, office), flow["step"]
+    screen, step = _screen(services, office), flow.step
     if step in domain.TEXT_STEPS:
         await send(update, views.question(screen, step))
     elif step == "targets":
         region = domain.flow_region(services.config, flow)
         assert region is not None
-        await show(update, views.targets_view(screen, region, set(flow.get("targets", ()))))
+        await show(update, views.targets_view(screen, region, set(flow.targets or ())))
     else:
         await _preview(update, services, office, flow)
 
 
-async def _preview(
-    update: Update, services: Services, office: Actor, flow: dict[str, Any]
-) -> None:
+async def _preview(update: Update, services: Services, office: Actor, flow: AnnounceDraft) -> None:
     meeting = domain.draft_meeting(office.key, flow)
     for message in views.preview(_screen(services, office), meeting):
         await send(update, message)
@@ -88,31 +94,28 @@ async def handle_text(update: Update, context: BotContext, text: str) -> bool:
     if user is None:
         return False
     services = context.services
-    state = await services.storage.get_flow(services.user_key(user.id))
-    if state is None or state[0] != FLOW or state[1].get("step") not in domain.TEXT_STEPS:
+    drafts = _drafts(services)
+    flow = await drafts.load(services.user_key(user.id))
+    if flow is None or flow.step not in domain.TEXT_STEPS:
         return False
     office = await _office(update, context)
-    flow = state[1]
-    if office is None or flow.get("region") not in office.roles.regions:
-        await services.storage.clear_flow(services.user_key(user.id))
+    if office is None or flow.region not in office.roles.regions:
+        await drafts.clear(services.user_key(user.id))
         return False
-    read = domain.read_field(flow["step"], text.strip(), services.now(), services.config.timezone)
+    read = domain.read_field(flow.step, text.strip(), services.now(), services.config.timezone)
     if read is None:  # only spaces: ask the same question again
         await _ask(update, services, office, flow)
     elif isinstance(read, domain.FieldProblem):
         await send(update, views.notice(_screen(services, office), read.key, **read.values))
     else:
-        flow.update(read)
-        await _advance(update, services, office, flow)
+        await _advance(update, services, office, replace(flow, **read))
     return True
 
 
-async def _advance(
-    update: Update, services: Services, office: Actor, flow: dict[str, Any]
-) -> None:
+async def _advance(update: Update, services: Services, office: Actor, flow: AnnounceDraft) -> None:
     """Next unanswered step, or back to the preview when a field was being changed."""
-    flow["step"] = domain.next_step(flow)
-    await services.storage.set_flow(office.key, FLOW, flow)
+    flow = replace(flow, step=domain.next_step(flow))
+    await _drafts(services).save(office.key, flow)
     await _ask(update, services, office, flow)
 
 
@@ -123,40 +126,48 @@ async def on_button(update: Update, context: BotContext) -> None:
         return
     office, data = pressed
     services, screen = context.services, _screen(context.services, office)
-    parts = data.split(":")
-    action, value = parts[1], (parts[2] if len(parts) > 2 else "")
+    press = buttons.decode_announce(data)
+    if press is None:  # signed for this office, so ours: never; refused all the same
+        await show(update, views.notice(screen, "announce.stale_button"))
+        return
+    action, value = press.action, press.value
     if action == "r" and value in office.roles.regions:
         await _begin(update, services, office, value)
         return
     if action in ("ch", "cx", "cy", "cn"):
         await _manage(update, services, office, action, value)
         return
-    state = await services.storage.get_flow(office.key)
-    flow = dict(state[1]) if state and state[0] == FLOW else None
-    if flow is None or flow.get("region") not in office.roles.regions:
+    drafts = _drafts(services)
+    flow = await drafts.load(office.key)
+    if flow is None or flow.region not in office.roles.regions:
         await show(update, views.notice(screen, "announce.stale_button"))
         return
-    step = flow.get("step")
+    step = flow.step
     if action == "skip" and step in domain.SKIPPABLE and value == step:
-        flow[step] = None
-        await _advance(update, services, office, flow)
+        skipped: dict[str, Any] = {step: None}  # the link or the description
+        await _advance(update, services, office, replace(flow, **skipped))
     elif action in ("t", "tall", "tdone") and step == "targets":
         await _toggle_target(update, services, office, flow, action, value)
     elif action == "e" and value in domain.EDITABLE and step == "preview":
-        flow.update(step=value, back=True)
-        await services.storage.set_flow(office.key, FLOW, flow)
+        flow = replace(flow, step=value, back=True)
+        await drafts.save(office.key, flow)
         await _ask(update, services, office, flow)
     elif action == "send" and step == "preview":
         await _send(update, services, office, flow)
     elif action == "x":
-        await services.storage.clear_flow(office.key)
+        await drafts.clear(office.key)
         await show(update, views.notice(screen, "announce.cancelled"))
     else:  # replayed or out of step
         await show(update, views.notice(screen, "announce.stale_button"))
 
 
 async def _toggle_target(
-    update: Update, services: Services, office: Actor, flow: dict[str, Any], action: str, code: str
+    update: Update,
+    services: Services,
+    office: Actor,
+    flow: AnnounceDraft,
+    action: str,
+    code: str,
 ) -> None:
     targets = domain.toggled_targets(services.config, flow, action, code)
     if targets is None:  # another region's municipality: never
@@ -164,15 +175,14 @@ async def _toggle_target(
     elif action == "tdone" and not targets:
         await send(update, views.notice(_screen(services, office), "announce.need_target"))
     elif action == "tdone":
-        flow["targets"] = targets
-        await _advance(update, services, office, flow)
+        await _advance(update, services, office, replace(flow, targets=tuple(targets)))
     else:
-        flow["targets"] = targets
-        await services.storage.set_flow(office.key, FLOW, flow)
+        flow = replace(flow, targets=tuple(targets))
+        await _drafts(services).save(office.key, flow)
         await _ask(update, services, office, flow)  # the toggles again, ticked as they are now
 
 
-async def _send(update: Update, services: Services, office: Actor, flow: dict[str, Any]) -> None:
+async def _send(update: Update, services: Services, office: Actor, flow: AnnounceDraft) -> None:
     """Save the meeting (or its change) and fan it out through the outbox."""
     chat = update.effective_chat
     assert chat is not None
@@ -180,7 +190,7 @@ async def _send(update: Update, services: Services, office: Actor, flow: dict[st
     if not domain.targets_in_region(services.config, flow, draft):
         await show(update, views.notice(screen, "announce.stale_button"))
         return
-    await services.storage.clear_flow(office.key)
+    await _drafts(services).clear(office.key)  # claimed first: a second press finds no draft
     if draft.id:  # a change to an announced meeting: tell those who signed up
         told = await domain.change(services, draft, office.roles.regions)
         if told is None:  # cancelled (or gone) since the change began: say so, not silence
@@ -215,7 +225,7 @@ async def _manage(
         await show(update, views.notice(screen, "announce.stale_button"))
     elif action == "ch":
         flow = domain.change_flow(meeting)
-        await services.storage.set_flow(office.key, FLOW, flow)
+        await _drafts(services).save(office.key, flow)
         await _preview(update, services, office, flow)
     elif action == "cx":
         await send(update, views.cancel_confirm(screen, meeting))
@@ -226,5 +236,7 @@ async def _manage(
 
 HANDLERS = [
     CommandHandler("announce", announce_command, filters.ChatType.PRIVATE),
-    CallbackQueryHandler(on_button, pattern=r"^an:"),
+    CallbackQueryHandler(on_button, pattern=buttons.ANNOUNCE.pattern),
 ]
+# The fields an office types (bot.chat.text_routes), kept even after crisis numbers were shown.
+TEXT_ROUTES = (TextRoute(FLOW, compose=handle_text),)

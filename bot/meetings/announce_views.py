@@ -1,6 +1,7 @@
 """What /announce shows an office: questions, the target toggles, the preview (with the
 announcement exactly as residents will see it), the list of upcoming meetings and the cancel
-confirmation. Text from flows/; office buttons carry `an:...` data signed for that office.
+confirmation. Text from flows/; office buttons carry `an:...` data (bot.meetings.buttons)
+signed for that office.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.answers import buttons as faq_buttons
 from bot.chat.rendering import Rendered, small_count
 from bot.config import Config, Region
 from bot.content import Content
 from bot.meetings import views as meeting_views
 from bot.meetings.announcements import EDITABLE, SKIPPABLE
+from bot.meetings.buttons import AnnounceAction as Do
+from bot.meetings.buttons import announce
 from bot.meetings.when import format_when
 from bot.storage import Meeting
 
@@ -59,14 +63,14 @@ def region_choice(screen: Screen, region_ids: list[str]) -> Rendered:
     for region_id in region_ids:
         region = screen.config.region(region_id)
         if region is not None:
-            rows.append([screen.button(region.name, f"an:r:{region.id}")])
+            rows.append([screen.button(region.name, announce(Do.REGION, region.id))])
     return Rendered(screen.text("announce.choose_region"), InlineKeyboardMarkup(rows))
 
 
 def question(screen: Screen, step: str) -> Rendered:
     """The prompt for a text step; the optional ones have a skip button."""
     if step in SKIPPABLE:
-        keyboard = InlineKeyboardMarkup([screen.row("announce.skip", f"an:skip:{step}")])
+        keyboard = InlineKeyboardMarkup([screen.row("announce.skip", announce(Do.SKIP, step))])
         return Rendered(screen.text(f"announce.ask_{step}"), keyboard)
     return notice(screen, f"announce.ask_{step}")
 
@@ -74,11 +78,15 @@ def question(screen: Screen, step: str) -> Rendered:
 def targets_view(screen: Screen, region: Region, chosen: set[str]) -> Rendered:
     """The region's municipalities to toggle (ticked when chosen), all, and done."""
     rows = [
-        [screen.button(("✅ " if m.name in chosen else "▫️ ") + m.name, f"an:t:{m.code}")]
+        [
+            screen.button(
+                ("✅ " if m.name in chosen else "▫️ ") + m.name, announce(Do.TARGET, m.code)
+            )
+        ]
         for m in region.municipalities
     ]
-    rows.append(screen.row("announce.all", "an:tall"))
-    rows.append(screen.row("announce.done", "an:tdone"))
+    rows.append(screen.row("announce.all", announce(Do.TARGET_ALL)))
+    rows.append(screen.row("announce.done", announce(Do.TARGETS_DONE)))
     text = screen.text("announce.ask_targets", region=region.name)
     return Rendered(text, InlineKeyboardMarkup(rows))
 
@@ -87,21 +95,19 @@ def preview(screen: Screen, meeting: Meeting) -> tuple[Rendered, ...]:
     """Three messages: who will receive it (never how many), the announcement as residents
     will see it
     (its buttons only lead to the menu here), and send / edit a field / cancel."""
-    payload = meeting_views.announcement_payload(
-        screen.content, screen.config, screen.lang, meeting
-    )
+    shown = meeting_views.announcement_message(screen.content, screen.config, screen.lang, meeting)
     inert = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(b["text"], callback_data="menu") for b in row]
-            for row in payload["buttons"]
+            [InlineKeyboardButton(b.text, callback_data=faq_buttons.MENU) for b in row]
+            for row in shown.buttons
         ]
     )
-    rows = [screen.row("announce.send", "an:send")]
-    rows += [screen.row(f"announce.edit_{f}", f"an:e:{f}") for f in EDITABLE]
-    rows.append(screen.row("announce.cancel", "an:x"))
+    rows = [screen.row("announce.send", announce(Do.SEND))]
+    rows += [screen.row(f"announce.edit_{f}", announce(Do.EDIT, f)) for f in EDITABLE]
+    rows.append(screen.row("announce.cancel", announce(Do.CANCEL)))
     return (
         notice(screen, "announce.preview_intro"),
-        Rendered(payload["text"], inert),
+        Rendered(shown.text, inert),
         Rendered(screen.text("announce.confirm"), InlineKeyboardMarkup(rows)),
     )
 
@@ -161,8 +167,9 @@ def list_view(screen: Screen, listed: list[tuple[Meeting, dict[str, int] | None]
         label = button_label(screen, starts, m.place, False)
         if labels.count(label) > 1:
             label = button_label(screen, starts, m.place, True)
-        rows.append(screen.row("announce.change", f"an:ch:{m.id}", meeting=label))
-        rows.append(screen.row("announce.cancel_meeting", f"an:cx:{m.id}", meeting=label))
+        rows.append(screen.row("announce.change", announce(Do.CHANGE, m.id), meeting=label))
+        cancel = announce(Do.CANCEL_MEETING, m.id)
+        rows.append(screen.row("announce.cancel_meeting", cancel, meeting=label))
     if len(lines) == 1:
         return notice(screen, "announce.list_none")
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
@@ -171,8 +178,8 @@ def list_view(screen: Screen, listed: list[tuple[Meeting, dict[str, int] | None]
 def cancel_confirm(screen: Screen, meeting: Meeting) -> Rendered:
     """Asks before cancelling: those who signed up will be told."""
     rows = [
-        screen.row("announce.cancel_yes", f"an:cy:{meeting.id}"),
-        screen.row("announce.cancel_no", "an:cn"),
+        screen.row("announce.cancel_yes", announce(Do.CANCEL_YES, meeting.id)),
+        screen.row("announce.cancel_no", announce(Do.CANCEL_NO)),
     ]
     text = screen.text("announce.cancel_confirm", title=meeting.title)
     return Rendered(text, InlineKeyboardMarkup(rows))

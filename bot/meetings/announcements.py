@@ -2,9 +2,9 @@
 rules, who receives an announcement, and queueing announcements, change and cancellation notices
 into the outbox.
 
-The flow is a dict stored in `flow_state` after every step: region, the typed fields, targets
-(municipality names), and for a change to an announced meeting its id and uid, with `back` set so
-each edit returns to the preview.
+The flow is an `AnnounceDraft` stored in `flow_state` after every step (bot.chat.steps): region,
+the typed fields, targets (municipality names), and for a change to an announced meeting its id
+and uid, with `back` set so each edit returns to the preview.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any, ClassVar, TypeGuard
 
 from bot.config import Config, Region
 from bot.meetings import subscriptions as meeting_subscriptions
 from bot.meetings import views as meeting_views
 from bot.meetings.when import parse_when
+from bot.outbox import message as outbox
+from bot.outbox.message import OutboxRowDraft
 from bot.services import Services
 from bot.storage import Meeting
 from bot.weeks import DAY
@@ -32,6 +34,75 @@ STEPS = (*TEXT_STEPS, "targets", "preview")
 SKIPPABLE = ("link", "description")
 MAX_CHARS = {"title": 120, "place": 200, "link": 300, "description": 1200, "when": 100}
 EDITABLE = ("title", "when", "place", "link", "description", "targets")
+# The draft's field each step answers, in the order of the steps.
+STEP_FIELDS = (
+    ("title", "title"),
+    ("when", "starts_at"),
+    ("place", "place"),
+    ("link", "link"),
+    ("description", "description"),
+    ("targets", "targets"),
+)
+
+
+@dataclass(frozen=True)
+class AnnounceDraft:
+    """Where an office is in composing (or changing) a meeting; stored as the JSON the flow
+    has always stored: step, region, [meeting_id, uid,] the answered fields (a skipped link or
+    description as null), targets once chosen, and `back` only when set."""
+
+    FLOW: ClassVar[str] = FLOW
+
+    step: str
+    region: str
+    meeting_id: int | None = None  # set (with uid) when changing an announced meeting
+    uid: str | None = None
+    title: str | None = None
+    starts_at: int | None = None
+    place: str | None = None
+    link: str | None = None
+    description: str | None = None
+    targets: tuple[str, ...] | None = None
+    back: bool = False  # every edit returns to the preview
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"step": self.step, "region": self.region}
+        if self.meeting_id is not None:
+            data.update(meeting_id=self.meeting_id, uid=self.uid)
+        at = STEPS.index(self.step) if self.step in STEPS else len(STEPS)
+        for step, name in STEP_FIELDS:
+            value = getattr(self, name)
+            # An answered step is stored even when its answer is "nothing" (a skipped link).
+            if value is not None or self.back or STEPS.index(step) < at:
+                data[name] = list(value) if name == "targets" and value is not None else value
+        if self.back:
+            data["back"] = True
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnnounceDraft:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        def number(key: str) -> int | None:
+            value = data.get(key)
+            return None if value is None else int(value)
+
+        targets = data.get("targets")
+        return cls(
+            step=str(data.get("step", "title")),
+            region=str(data.get("region", "")),
+            meeting_id=number("meeting_id"),
+            uid=text("uid"),
+            title=text("title"),
+            starts_at=number("starts_at"),
+            place=text("place"),
+            link=text("link"),
+            description=text("description"),
+            targets=None if targets is None else tuple(str(n) for n in targets),
+            back=bool(data.get("back")),
+        )
 
 
 @dataclass(frozen=True)
@@ -60,58 +131,58 @@ def read_field(
     return {step: value}
 
 
-def next_step(flow: dict[str, Any]) -> str:
+def next_step(flow: AnnounceDraft) -> str:
     """The next unanswered step, or the preview when a field was being changed."""
-    return "preview" if flow.get("back") else STEPS[STEPS.index(flow["step"]) + 1]
+    return "preview" if flow.back else STEPS[STEPS.index(flow.step) + 1]
 
 
-def flow_region(config: Config, flow: dict[str, Any]) -> Region | None:
-    return config.region(str(flow.get("region", "")))
+def flow_region(config: Config, flow: AnnounceDraft) -> Region | None:
+    return config.region(flow.region)
 
 
-def draft_meeting(office_key: str, flow: dict[str, Any]) -> Meeting:
+def draft_meeting(office_key: str, flow: AnnounceDraft) -> Meeting:
     """The meeting as the flow describes it (id 0 and no uid for a new one)."""
     return Meeting(
-        id=int(flow.get("meeting_id") or 0),
-        uid=str(flow.get("uid") or ""),
+        id=flow.meeting_id or 0,
+        uid=flow.uid or "",
         office_key=office_key,
         office_chat=b"",
-        region_id=str(flow["region"]),
-        title=str(flow.get("title", "")),
-        starts_at=int(flow.get("starts_at", 0)),
-        place=str(flow.get("place", "")),
-        link=flow.get("link") or None,
-        description=flow.get("description") or None,
-        municipalities=tuple(flow.get("targets", ())),
+        region_id=flow.region,
+        title=flow.title or "",
+        starts_at=flow.starts_at or 0,
+        place=flow.place or "",
+        link=flow.link or None,
+        description=flow.description or None,
+        municipalities=flow.targets or (),
     )
 
 
-def change_flow(meeting: Meeting) -> dict[str, Any]:
+def change_flow(meeting: Meeting) -> AnnounceDraft:
     """The flow that reopens the preview of an announced meeting, to change it."""
-    return {
-        "step": "preview",
-        "region": meeting.region_id,
-        "meeting_id": meeting.id,
-        "uid": meeting.uid,
-        "title": meeting.title,
-        "starts_at": meeting.starts_at,
-        "place": meeting.place,
-        "link": meeting.link,
-        "description": meeting.description,
-        "targets": list(meeting.municipalities),
-        "back": True,
-    }
+    return AnnounceDraft(
+        step="preview",
+        region=meeting.region_id,
+        meeting_id=meeting.id,
+        uid=meeting.uid,
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        place=meeting.place,
+        link=meeting.link,
+        description=meeting.description,
+        targets=meeting.municipalities,
+        back=True,
+    )
 
 
 def toggled_targets(
-    config: Config, flow: dict[str, Any], action: str, code: str
+    config: Config, flow: AnnounceDraft, action: str, code: str
 ) -> list[str] | None:
     """Targets after a press (`t` toggles one, `tall` takes all, `tdone` keeps them), in config
     order; None when the municipality is not the region's (another region's: never)."""
     region = flow_region(config, flow)
     assert region is not None
     names = [m.name for m in region.municipalities]
-    chosen = [n for n in flow.get("targets", []) if n in names]
+    chosen = [n for n in flow.targets or () if n in names]
     if action == "t":
         m = config.municipality_by_code(code)
         if m is None or m.name not in names:
@@ -122,7 +193,7 @@ def toggled_targets(
     return [n for n in names if n in chosen]
 
 
-def targets_in_region(config: Config, flow: dict[str, Any], draft: Meeting) -> bool:
+def targets_in_region(config: Config, flow: AnnounceDraft, draft: Meeting) -> bool:
     region = flow_region(config, flow) or Region("", "", "", ())
     return set(draft.municipalities) <= {m.name for m in region.municipalities}
 
@@ -180,16 +251,16 @@ async def announce(
     is in `skip`: told of it otherwise), and remember them as its recipients (they hear of a
     change or cancellation)."""
     storage, content, config = services.storage, services.content, services.config
-    rows = []
+    rows: list[OutboxRowDraft] = []
     for key, chat_enc in await recipients(services, meeting.region_id, meeting.municipalities):
         if key in skip:
             continue
         lang = await storage.get_language(key) or config.default_language
         sign = recipient_sign(services, key, chat_enc)
-        payload = meeting_views.announcement_payload(content, config, lang, meeting, sign)
-        rows.append((key, chat_enc, payload))
+        message = meeting_views.announcement_message(content, config, lang, meeting, sign)
+        rows.append((key, chat_enc, message))
     await storage.add_meeting_recipients(meeting.id, (key for key, _, _ in rows))
-    added = await storage.enqueue(f"meeting:{meeting.id}", rows)
+    added = await outbox.enqueue(storage, f"meeting:{meeting.id}", rows)
     services.outbox_changed()
     return added
 
@@ -217,15 +288,15 @@ async def notify_marked(
     """Tell everyone who had the announcement (or marked the meeting) about a change or
     cancellation; `people` when the caller read them before changing who that is."""
     storage, content, config = services.storage, services.content, services.config
-    rows = []
+    rows: list[OutboxRowDraft] = []
     if people is None:
         people = await told_of_changes(services, meeting)
     for key, chat_enc in people:
         lang = await storage.get_language(key) or config.default_language
-        build = meeting_views.change_payload if kind == "change" else meeting_views.cancel_payload
+        build = meeting_views.change_message if kind == "change" else meeting_views.cancel_message
         sign = recipient_sign(services, key, chat_enc)
         rows.append((key, chat_enc, build(content, config, lang, meeting, sign)))
-    added = await storage.enqueue(campaign, rows)
+    added = await outbox.enqueue(storage, campaign, rows)
     services.outbox_changed()
     return added
 

@@ -22,7 +22,7 @@ from icalendar import Calendar, Event
 
 from bot.content import Content
 from bot.meetings.when import DEFAULT_TZ, from_timestamp
-from bot.storage import Meeting
+from bot.records import Meeting
 
 DEFAULT_DURATION = timedelta(hours=2)  # meetings have no end time; most last about two hours
 UID_DOMAIN = "selvhjelp-bot"

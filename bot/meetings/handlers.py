@@ -11,9 +11,11 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.chat.button_data import SIGNATURE_MARK
 from bot.chat.context import BotContext
 from bot.chat.handler_tools import events, refuse_press, send, show, user_language
 from bot.chat.rendering import Rendered
+from bot.meetings import buttons
 from bot.meetings.announcements import listing_for, recipient_sign
 from bot.meetings.reminders import REMIND_AHEAD
 from bot.meetings.subscriptions import (
@@ -29,21 +31,18 @@ from bot.meetings.subscriptions import (
     toggle_mark,
 )
 from bot.meetings.views import (
-    announcement_payload,
+    announcement_message,
     calendar_document,
-    follow_button,
     follow_note,
     overview,
     region_view,
     stopped_view,
 )
 from bot.meetings.when import format_when, from_timestamp
-from bot.outbox.sender import message_from_payload
+from bot.outbox.sender import reply_markup
 from bot.roles.lookup import roles_for
 from bot.services import Services
 from bot.storage import Meeting
-
-__all__ = ["HANDLERS", "follow_button"]  # follow_button: used by the start and interest handlers
 
 
 def _presser(update: Update, services: Services, lang: str) -> Presser | None:
@@ -140,7 +139,7 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
     user_id = update.effective_user.id
     # Signed for its recipient (a borrowed or forged tag verifies to None); unsigned: a button
     # from before buttons were signed.
-    signed = "~" in query.data
+    signed = SIGNATURE_MARK in query.data
     plain = services.signer.verify(user_id, query.data) if signed else query.data
     parsed = parse_meeting_button(plain) if plain is not None else None
     presser = _presser(update, services, lang)
@@ -169,11 +168,10 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
     if action == "show":  # from the /meetings list: the card as an announcement shows it
         await query.answer()
         chat_enc = services.cipher.encrypt(presser.chat_id, presser.key)
-        payload = announcement_payload(
+        card = announcement_message(
             content, config, lang, meeting, recipient_sign(services, presser.key, chat_enc)
         )
-        card = message_from_payload(payload)
-        await send(update, Rendered(card.text, card.markup))
+        await send(update, Rendered(card.text, reply_markup(card)))
         return
     if action == "ics":
         await query.answer()
@@ -192,6 +190,6 @@ async def on_meeting_button(update: Update, context: BotContext) -> None:
 
 HANDLERS = [
     CommandHandler("meetings", meetings_command, filters.ChatType.PRIVATE),
-    CallbackQueryHandler(on_follow_button, pattern=r"^ms:"),
-    CallbackQueryHandler(on_meeting_button, pattern=r"^mt:"),
+    CallbackQueryHandler(on_follow_button, pattern=buttons.FOLLOW.pattern),
+    CallbackQueryHandler(on_meeting_button, pattern=buttons.MEETING.pattern),
 ]

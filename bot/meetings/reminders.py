@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any
 
 from bot.meetings.announcements import recipient_sign
-from bot.meetings.views import reminder_payload
+from bot.meetings.views import reminder_message
+from bot.outbox import message as outbox
 from bot.services import Services
 
 log = logging.getLogger("selvhjelp.events")
@@ -35,15 +35,15 @@ async def enqueue_meeting_reminders(services: Services) -> int:
         meeting = await storage.get_meeting(meeting_id)
         if meeting is None or meeting.status != "active":  # cancelled meanwhile: never remind
             continue
-        rows: list[tuple[str, bytes, dict[str, Any]]] = []
+        rows: list[outbox.OutboxRowDraft] = []
         for user_key, chat_enc in people:
             lang = await storage.get_language(user_key) or config.default_language
             sign = recipient_sign(services, user_key, chat_enc)  # buttons only they can press
-            payload = reminder_payload(content, config, lang, meeting, sign)
-            rows.append((user_key, chat_enc, payload))
+            message = reminder_message(content, config, lang, meeting, sign)
+            rows.append((user_key, chat_enc, message))
         # The start time is part of the campaign: a moved meeting is reminded of again.
         campaign = f"meeting-reminder:{meeting_id}:{meeting.starts_at}"
-        added += await storage.enqueue(campaign, rows)
+        added += await outbox.enqueue(storage, campaign, rows)
         for user_key, _ in people:
             await storage.mark_reminder_sent(meeting_id, user_key)
     if added:

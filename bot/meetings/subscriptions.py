@@ -8,7 +8,8 @@ subscription is (user key, region, municipality or '' for the whole region), sto
 registration and erased by /forget. "Coming" and "remind me" are anonymous marks the office sees
 as counts.
 
-Button data is checked here against config.yaml; anything forged or out of date parses to None:
+Button data (its shape: bot.meetings.buttons) is checked here against config.yaml; anything
+forged or out of date parses to None:
 - `ms:home` the overview; `ms:open` the same as a new message (from an FAQ answer);
   `ms:r:<region>` a region's municipalities;
 - `ms:m:<code>` / `ms:w:<region>` follow a municipality / a whole region (edits the view);
@@ -24,10 +25,10 @@ Button data is checked here against config.yaml; anything forged or out of date 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.meetings import buttons
 from bot.roles.lookup import Roles
 from bot.security.pseudonyms import ChatCipher
 from bot.storage import Meeting, Storage
@@ -36,12 +37,11 @@ from bot.weeks import DAY
 log = logging.getLogger("selvhjelp.events")
 
 Place = tuple[str, str]  # (region id, municipality name or '' for the whole region)
-ACTIONS = ("ics", "rem", "go", "stop", "show")  # calendar file, remind me, coming, stop, card
+ACTIONS = tuple(buttons.MeetingAction)  # calendar file, remind me, coming, stop, card
 FOLLOW = ("m", "w", "sub", "subr")
 UNFOLLOW = ("un", "unr")
 FROM_ELSEWHERE = ("sub", "subr", "open")  # answered with a new message, not by editing
 _MARKS = {"rem": "remind", "go": "coming"}
-_MEETING_DATA = re.compile(r"^mt:([0-9]{1,12}):([a-z]{1,8})$")
 
 
 @dataclass(frozen=True)
@@ -55,27 +55,22 @@ class Presser:
 
 def parse_follow(data: str, config: Config) -> tuple[str, Place | None] | None:
     """(action, place) of a valid `ms:` button, or None for anything forged or out of date."""
-    parts = data.split(":")
-    if parts[0] != "ms" or len(parts) > 3:
+    pressed = buttons.decode_follow(data)
+    if pressed is None:
         return None
-    if len(parts) == 2:
-        return (parts[1], None) if parts[1] in ("home", "all", "open") else None
-    action, value = parts[1], parts[2]
-    if action in ("r", "w", "subr", "unr"):
+    action, value = pressed.action, pressed.value
+    if not pressed.values:
+        return action, None
+    if action in buttons.REGION_ACTIONS:
         region = config.region(value)
         return (action, (region.id, "")) if region is not None else None
-    if action in ("m", "sub", "un"):
-        m = config.municipality_by_code(value)
-        return (action, (m.region_id, m.name)) if m is not None else None
-    return None
+    m = config.municipality_by_code(value)
+    return (action, (m.region_id, m.name)) if m is not None else None
 
 
 def parse_meeting_button(data: str) -> tuple[int, str] | None:
     """(meeting id, action) of a well-formed `mt:` button, or None."""
-    match = _MEETING_DATA.match(data)
-    if match is None or match.group(2) not in ACTIONS:
-        return None
-    return int(match.group(1)), match.group(2)
+    return buttons.decode_meeting(data)
 
 
 async def remember(storage: Storage, cipher: ChatCipher, presser: Presser) -> bytes:

@@ -1,5 +1,5 @@
 """How information meetings look to residents: the announcement, its buttons, the reminder,
-the change and cancellation notices (outbox payloads), the calendar file, and what /meetings
+the change and cancellation notices (outbox messages), the calendar file, and what /meetings
 shows of the places a person follows (text from flows/, button data as bot.meetings.subscriptions
 parses it).
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -20,9 +19,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.chat.rendering import Rendered
 from bot.config import Config, Municipality, Region
 from bot.content import Content
+from bot.meetings import buttons as codec
+from bot.meetings.buttons import FollowAction as Follow
+from bot.meetings.buttons import follow as _follow
 from bot.meetings.calendar_file import ics_filename, meeting_ics
 from bot.meetings.subscriptions import Place
 from bot.meetings.when import format_when
+from bot.outbox.message import OutboxButton, OutboxMessage
 from bot.storage import Meeting
 
 Sign = Callable[[str], str]  # callback data -> the same, signed for one recipient
@@ -53,18 +56,18 @@ def meeting_text(content: Content, config: Config, lang: str, meeting: Meeting) 
 
 def _buttons(
     content: Content, lang: str, meeting_id: int, sign: Sign | None = None
-) -> list[list[dict[str, str]]]:
-    def button(action: str) -> dict[str, str]:
+) -> list[list[OutboxButton]]:
+    def button(action: str) -> OutboxButton:
         label = content.text(lang, f"meetings.button.{action}")
-        data = f"mt:{meeting_id}:{action}"
-        return {"text": label, "callback_data": sign(data) if sign else data}
+        data = codec.meeting(meeting_id, action)
+        return OutboxButton(label, callback_data=sign(data) if sign else data)
 
     return [[button("ics")], [button("rem"), button("go")], [button("stop")]]
 
 
-def announcement_payload(
+def announcement_message(
     content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
-) -> dict[str, Any]:
+) -> OutboxMessage:
     """The announcement as subscribers (and coordinators there) receive it."""
     text = "\n\n".join(
         (
@@ -73,7 +76,7 @@ def announcement_payload(
             content.text(lang, "meetings.announcement.footer"),
         )
     )
-    return {"text": text, "buttons": _buttons(content, lang, meeting.id, sign)}
+    return OutboxMessage.with_buttons(text, _buttons(content, lang, meeting.id, sign))
 
 
 def _notice(
@@ -84,31 +87,31 @@ def _notice(
     heading: str,
     with_ics: bool,
     sign: Sign | None,
-) -> dict[str, Any]:
+) -> OutboxMessage:
     text = "\n\n".join((content.text(lang, heading), meeting_text(content, config, lang, meeting)))
     buttons = _buttons(content, lang, meeting.id, sign)[:1] if with_ics else []
-    return {"text": text, "buttons": buttons}
+    return OutboxMessage.with_buttons(text, buttons)
 
 
-def change_payload(
+def change_message(
     content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
-) -> dict[str, Any]:
+) -> OutboxMessage:
     """Told to everyone who pressed "I'm coming" or "Remind me" when the meeting changes."""
     heading = "meetings.changed.heading"
     return _notice(content, config, lang, meeting, heading, with_ics=True, sign=sign)
 
 
-def cancel_payload(
+def cancel_message(
     content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
-) -> dict[str, Any]:
+) -> OutboxMessage:
     """Told to the same people when the meeting is cancelled."""
     heading = "meetings.cancelled.heading"
     return _notice(content, config, lang, meeting, heading, with_ics=False, sign=sign)
 
 
-def reminder_payload(
+def reminder_message(
     content: Content, config: Config, lang: str, meeting: Meeting, sign: Sign | None = None
-) -> dict[str, Any]:
+) -> OutboxMessage:
     """Sent the day before to those who pressed "Remind me"."""
     heading = "meetings.reminder.heading"
     return _notice(content, config, lang, meeting, heading, with_ics=True, sign=sign)
@@ -131,7 +134,7 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
 def follow_button(content: Content, lang: str, municipality: Municipality) -> InlineKeyboardButton:
     """The "Follow information meetings in Lyngen" button for the end of the interest flow."""
     label = content.text(lang, "subscribe.button.follow", place=municipality.name)
-    return _button(label, f"ms:sub:{municipality.code}")
+    return _button(label, _follow(Follow.SUBSCRIBE, municipality.code))
 
 
 def place_label(content: Content, config: Config, lang: str, place: Place) -> str:
@@ -148,9 +151,11 @@ def _place_data(config: Config, place: Place, action: str) -> str | None:
     """`ms:<action>:<code>` for a municipality, `ms:<action>r:<region>` for a region."""
     region_id, name = place
     if not name:
-        return f"ms:{action}r:{region_id}" if config.region(region_id) else None
+        return codec.follow_place(action, region_id) if config.region(region_id) else None
     m = config.municipality_named(name)
-    return f"ms:{action}:{m.code}" if m is not None and m.region_id == region_id else None
+    if m is None or m.region_id != region_id:
+        return None
+    return codec.follow_place(action, region_id, m.code)
 
 
 def follow_note(
@@ -180,7 +185,7 @@ def _upcoming(
         label = t(
             lang, "subscribe.button.meeting", day=local.day, month=local.month, title=m.title
         )
-        data = f"mt:{m.id}:show"
+        data = codec.meeting(m.id, codec.MeetingAction.SHOW)
         rows.append([_button(label, sign(data) if sign else data)])
     return t(lang, "subscribe.upcoming_heading", meetings="\n".join(lines)), rows
 
@@ -214,7 +219,7 @@ def overview(
         listed, rows = _upcoming(content, config, lang, meetings, sign)
         text = f"{text}\n\n{listed}"
     rows += [
-        [_button(t(lang, "subscribe.button.region", region=r.name), f"ms:r:{r.id}")]
+        [_button(t(lang, "subscribe.button.region", region=r.name), _follow(Follow.REGION, r.id))]
         for r in config.regions
     ]
     for p in places:
@@ -223,7 +228,7 @@ def overview(
             label = t(lang, "subscribe.button.stop", place=place_label(content, config, lang, p))
             rows.append([_button(label, data)])
     if places:
-        rows.append([_button(t(lang, "subscribe.button.stop_all"), "ms:all")])
+        rows.append([_button(t(lang, "subscribe.button.stop_all"), _follow(Follow.ALL))])
     return Rendered(f"{note}\n\n{text}" if note else text, InlineKeyboardMarkup(rows))
 
 
@@ -235,12 +240,17 @@ def region_view(content: Content, lang: str, region: Region, places: list[Place]
         return t(lang, "subscribe.followed", name=name) if followed else name
 
     whole = t(lang, "subscribe.button.whole_region", region=region.name)
-    rows = [[_button(label(whole, (region.id, "") in places), f"ms:w:{region.id}")]]
+    whole_data = _follow(Follow.WHOLE_REGION, region.id)
+    rows = [[_button(label(whole, (region.id, "") in places), whole_data)]]
     rows += [
-        [_button(label(m.name, (region.id, m.name) in places), f"ms:m:{m.code}")]
+        [
+            _button(
+                label(m.name, (region.id, m.name) in places), _follow(Follow.MUNICIPALITY, m.code)
+            )
+        ]
         for m in region.municipalities
     ]
-    rows.append([_button(t(lang, "subscribe.button.back"), "ms:home")])
+    rows.append([_button(t(lang, "subscribe.button.back"), _follow(Follow.HOME))])
     return Rendered(
         t(lang, "subscribe.region_intro", region=region.name), InlineKeyboardMarkup(rows)
     )
@@ -255,7 +265,7 @@ def stopped_view(content: Content, config: Config, lang: str, removed: list[Plac
             label = place_label(content, config, lang, place)
             text = content.text(lang, "subscribe.button.follow_again", place=label)
             rows.append([_button(text, data)])
-    rows.append([_button(content.text(lang, "subscribe.button.overview"), "ms:home")])
+    rows.append([_button(content.text(lang, "subscribe.button.overview"), _follow(Follow.HOME))])
     if removed:
         labels = ", ".join(place_label(content, config, lang, p) for p in removed)
         text = content.text(lang, "subscribe.meeting.stopped", places=labels)

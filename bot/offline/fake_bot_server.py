@@ -15,6 +15,21 @@ the event loop that calls `start()`; call `push_update` from that loop's thread.
     server.push_update(message_update_json("hei", 1001))
     ...
     await server.stop()
+
+Faults (for tests and bench/faults.py), switchable at run time from the same loop:
+
+    server.inject(Fault("down", seconds=30))      # refuse connections for 30 s
+    server.inject(Fault("close"))                 # accept, read the request, hang up, until heal()
+    server.inject(Fault("status", status=502))    # answer 502 to every call
+    server.inject(Fault("flood", retry_after=3))  # answer 429 with retry_after 3
+    server.inject(Fault("hang", hang=30))         # no answer for 30 s (past the client timeout)
+    server.heal()                                 # healthy again (also when `seconds` pass)
+    await server.listening()                      # after "down": until it listens again
+
+`methods` limits a fault to some Bot API methods (e.g. {"sendMessage"}), `share` to a share of
+the calls (every call whose running number falls in it, deterministically). A faulted call is
+never executed, except a "hang" with `served=True`, which executes it and then withholds the
+answer (a reply delivered that the client never hears about). `faulted` counts faulted calls.
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -81,7 +97,36 @@ _REASONS = {
     413: "Payload Too Large",
     429: "Too Many Requests",
     500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
+
+FAULT_KINDS = ("down", "close", "status", "flood", "hang")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way of being unwell; see the module docstring."""
+
+    kind: str
+    seconds: float | None = None  # None: until heal()
+    status: int = 500  # "status": the HTTP status answered
+    retry_after: int = 1  # "flood": Telegram's parameters.retry_after
+    hang: float = 60.0  # "hang": seconds before the connection is dropped unanswered
+    served: bool = False  # "hang": execute the call before withholding the answer
+    methods: frozenset[str] | None = None  # None: every method (getUpdates included)
+    share: float = 1.0  # of the calls it applies to, this share is faulted
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, got {self.kind!r}")
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError("share must be between 0 and 1")
+
+
+class _Hangup(Exception):
+    """Drop the connection without an answer (a "close" or "hang" fault)."""
 
 
 class _BadHttp(Exception):
@@ -164,6 +209,15 @@ class FakeTelegramServer:
         self.requests = 0  # HTTP requests answered, getUpdates included
         # (method, body content type) of every call, to check how a client encodes its calls.
         self.encodings: Counter[tuple[str, str]] = Counter()
+        self.fault: Fault | None = None
+        self._fault_until: float | None = None  # loop time when the fault heals by itself
+        self._fault_calls = 0  # calls the current fault applied to (for `share`)
+        self._reopen: asyncio.TimerHandle | None = None
+        self._relistening: asyncio.Future[asyncio.Server] | None = None
+        self._listen_port = 0
+        self.faulted: Counter[str] = Counter()  # fault kind -> calls faulted (refusals: "down")
+        # The highest update id a getUpdates offset has confirmed (the client has it).
+        self.confirmed_offset = 0
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -185,14 +239,21 @@ class FakeTelegramServer:
         if self._server is not None:
             raise RuntimeError("the fake server is already started")
         self._new_updates = asyncio.Event()
-        self._server = await asyncio.start_server(
-            self._serve_connection, HOST, port, limit=MAX_HEADER_BYTES
-        )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._server = await self._listen(port)
+        self.port = self._listen_port = int(self._server.sockets[0].getsockname()[1])
         return self.base_url
+
+    async def _listen(self, port: int) -> asyncio.Server:
+        return await asyncio.start_server(
+            self._serve_connection, HOST, port, limit=MAX_HEADER_BYTES, reuse_address=True
+        )
 
     async def stop(self) -> None:
         """Stop listening and drop every open connection (waiting long polls included)."""
+        self.fault = None
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
         server, self._server = self._server, None
         if server is None:
             return
@@ -215,6 +276,104 @@ class FakeTelegramServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    # --- faults ----------------------------------------------------------------------------
+
+    def inject(self, fault: Fault) -> None:
+        """Be unwell from now on (replacing any fault already injected), for `fault.seconds`
+        or until heal(). "down" closes the listening socket and every open connection (parked
+        long polls included), so new connections are refused until it is reopened."""
+        if self._server is None:
+            raise RuntimeError("the fake server is not started")
+        self.heal()
+        loop = asyncio.get_running_loop()
+        self.fault = fault
+        self._fault_calls = 0
+        self._fault_until = None if fault.seconds is None else loop.time() + fault.seconds
+        if fault.kind == "down":
+            self._server.close()  # stops listening now; connections are dropped below
+            for task in list(self._connections):
+                task.cancel()
+            if fault.seconds is not None:
+                self._reopen = loop.call_later(fault.seconds, self.heal)
+        elif fault.seconds is not None:
+            self._reopen = loop.call_later(fault.seconds, self._expire, fault)
+        log.info("fake Bot API: fault %s injected", fault.kind)
+
+    def heal(self) -> None:
+        """Healthy again: stop faulting and, after "down", listen again on the same port."""
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        fault, self.fault = self.fault, None
+        if fault is not None and fault.kind == "down" and self._server is not None:
+            listening = asyncio.ensure_future(self._listen(self._listen_port))
+            listening.add_done_callback(self._listening)
+            self._relistening = listening
+        if fault is not None:
+            log.info("fake Bot API: fault %s healed", fault.kind)
+
+    async def listening(self) -> None:
+        """Wait until the socket listens again after a "down" fault healed (a moment)."""
+        if self._relistening is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._relistening)
+
+    def _listening(self, task: asyncio.Future[asyncio.Server]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            log.error("fake Bot API: could not listen again after a 'down' fault")
+            return
+        server = task.result()
+        if self._server is None:  # stopped meanwhile
+            server.close()
+            return
+        self._server = server
+
+    def _expire(self, fault: Fault) -> None:
+        if self.fault is fault:
+            self.heal()
+
+    @property
+    def is_down(self) -> bool:
+        return self.fault is not None and self.fault.kind == "down"
+
+    def _fault_for(self, method: str) -> Fault | None:
+        """The fault this call meets, if any."""
+        fault = self.fault
+        if fault is None or fault.kind == "down":
+            return None
+        if fault.methods is not None and method not in fault.methods:
+            return None
+        self._fault_calls += 1
+        # Deterministic share: fault the call whenever the running count crosses a multiple.
+        if int(self._fault_calls * fault.share) == int((self._fault_calls - 1) * fault.share):
+            return None
+        self.faulted[fault.kind] += 1
+        return fault
+
+    async def _faulted_answer(
+        self, fault: Fault, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """What a faulted call gets; raises _Hangup for no answer at all."""
+        if fault.kind == "status":
+            description = _REASONS.get(fault.status, "Error")
+            return fault.status, {
+                "ok": False,
+                "error_code": fault.status,
+                "description": description,
+            }
+        if fault.kind == "flood":
+            error = FakeApiError(
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                retry_after=fault.retry_after,
+            )
+            return 429, error_payload(error)
+        if fault.kind == "hang":
+            if fault.served:
+                await self._call(method, params)
+            await asyncio.sleep(fault.hang)
+        raise _Hangup
 
     # --- updates ---------------------------------------------------------------------------
 
@@ -263,6 +422,7 @@ class FakeTelegramServer:
         timeout = min(max(float(params.get("timeout") or 0), 0.0), MAX_LONG_POLL_SECONDS)
         if offset:
             self._confirm(offset)
+            self.confirmed_offset = max(self.confirmed_offset, offset - 1)
         deadline = time.monotonic() + timeout
         while not self._pending:
             remaining = deadline - time.monotonic()
@@ -281,6 +441,12 @@ class FakeTelegramServer:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+        if self.is_down:  # accepted just before the socket closed: drop it
+            self.faulted["down"] += 1
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+            return
         try:
             keep_alive = True
             while keep_alive:
@@ -298,6 +464,8 @@ class FakeTelegramServer:
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away (e.g. a cancelled long poll)
+        except _Hangup:
+            pass  # a fault: no answer at all
         except asyncio.CancelledError:
             pass  # stop(): drop the connection
         finally:
@@ -376,6 +544,9 @@ class FakeTelegramServer:
             return 400, _bad_request(f"can't parse request parameters: {exc}")
         method = rest
         self.encodings[(method, _content_kind(headers) if body else "none")] += 1
+        fault = self._fault_for(method)
+        if fault is not None:
+            return await self._faulted_answer(fault, method, params)
         half_trip = self.latency / 2 if method != "getUpdates" else 0.0
         if half_trip > 0:
             await asyncio.sleep(half_trip)

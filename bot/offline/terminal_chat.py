@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from telegram.ext import Application
 from telegram.request import RequestData
 
 from bot.answers.answering import Reply
-from bot.composition import build_application, create_services
 from bot.config import Config
 from bot.content import Content
+from bot.lifecycle import BotRuntime
 from bot.offline.fake_bot_api import FakeBotRequest, FakeTelegram, Sent
 from bot.offline.fake_updates import callback_update, message_update
 from bot.scheduler import Scheduler
@@ -29,6 +30,8 @@ from bot.scheduler import Scheduler
 LOCAL_USER_ID = 4242
 # The terminal chat keeps its own database next to the live one (see LocalSession.start).
 TERMINAL_DATABASE = "terminal-chat.sqlite3"
+# `ask` answers on a database of its own in a temporary folder (see run_ask).
+ASK_DATABASE = "ask.sqlite3"
 # Where the terminal chat saves the files the bot sends (posters, calendar files), one folder
 # per recipient; relative to where the chat was started.
 CHAT_FILES = Path("chat-files")
@@ -102,6 +105,7 @@ class LocalSession:
         self.buttons: dict[int, Sent] = {}  # per person: the latest message with buttons
         self.turn: list[Sent] = []  # everything the bot sent during the last turn, to anyone
         self.replies: list[Reply] = []
+        self.runtime: BotRuntime | None = None  # set by start(), which stops it in close()
         app.bot_data.services.reply_listener = self.replies.append
 
     @property
@@ -146,16 +150,26 @@ class LocalSession:
         `files_dir`: save the files the bot sends there (else they are dropped). `clock` and
         `content`: for tests (default: the time now, the shipped flows/)."""
         fake = FakeTelegram()
-        services = await create_services(
-            config, database=database, content=content, clock=clock or time.time
-        )
         request = FileKeepingRequest(fake, files_dir)
-        app = build_application(services, request=request, with_updater=False)
-        await app.initialize()
-        scheduler = Scheduler(services, app.bot) if background else None
-        return cls(app, fake, lang, user_id, scheduler, request)
+        runtime = BotRuntime(
+            config,
+            mode="offline",
+            request=request,
+            database=database,
+            content=content,
+            clock=clock or time.time,
+            background="manual" if background else "off",
+        )
+        await runtime.start()
+        assert runtime.app is not None
+        session = cls(runtime.app, fake, lang, user_id, runtime.scheduler, request)
+        session.runtime = runtime
+        return session
 
     async def close(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+            return
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.app.shutdown()
@@ -425,8 +439,21 @@ def _reply_json(question: str, decisions: list[Reply], sent: list[Sent]) -> dict
 
 
 async def run_ask(config: Config, lang: str | None, questions: Iterable[str], out: TextIO) -> int:
-    """Answer each question through the application; one JSON object per line, in order."""
-    session = await LocalSession.start(config, lang)
+    """Answer each question through the application; one JSON object per line, in order.
+
+    On a throwaway database (deleted afterwards), so `ask` never writes to the live one (a
+    question starting with / runs a command) and runs beside a running bot without its
+    instance lock; the answers are the same (a question only reads the asker's chosen
+    language, and the asker is nobody in the live database). The key is the data folder's."""
+    with tempfile.TemporaryDirectory(prefix="selvhjelp-ask-") as scratch:
+        database = str(Path(scratch) / ASK_DATABASE)
+        return await _ask(config, lang, questions, out, database)
+
+
+async def _ask(
+    config: Config, lang: str | None, questions: Iterable[str], out: TextIO, database: str
+) -> int:
+    session = await LocalSession.start(config, lang, database=database)
     try:
         for question in questions:
             question = question.rstrip("\n")

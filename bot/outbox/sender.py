@@ -31,10 +31,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.ops.hooks import send_error_kind
+from bot.ops.metrics import METRICS
+from bot.outbox.message import OutboxMessage, PayloadError
 from bot.services import Services
 from bot.storage import OutboxRow
 
@@ -62,6 +66,12 @@ MIN_PACE_FACTOR = 0.25
 RECOVERY_SECONDS = 100.0  # sending time to climb back from a factor of 0 to the full rate
 # A bad request about the chat itself means nobody is there to reach: treat it like a block.
 GONE_CHAT_ERRORS = ("chat not found", "peer_id_invalid", "user not found")
+# Telegram out of reach (bench/faults.py): a send that could not even connect is nobody's
+# fault but the network's, so it costs the row no try (an outage of any length never makes a
+# message fail) and everyone pauses, longer each time (1, 2, 4 ... s, at most this) until a
+# send succeeds; so does a run of server errors or timeouts with no success between them.
+OUTAGE_PAUSE_CAP = 30.0
+OUTAGE_STREAK = 3
 
 
 @dataclass
@@ -86,10 +96,6 @@ class SendReport:
         return self.sent + self.blocked + self.failed + self.retried + self.dropped
 
 
-class PayloadError(ValueError):
-    """An outbox payload that does not follow the convention; the row can never be sent."""
-
-
 @dataclass(frozen=True)
 class Message:
     text: str
@@ -97,37 +103,26 @@ class Message:
     parse_mode: str | None
 
 
-def message_from_payload(payload: dict[str, Any]) -> Message:
-    """The message an outbox payload describes.
+def reply_markup(message: OutboxMessage) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of a queued message (empty rows are left out), None without one."""
+    rows = [
+        [
+            InlineKeyboardButton(b.text, callback_data=b.callback_data)
+            if b.callback_data is not None
+            else InlineKeyboardButton(b.text, url=b.url)
+            for b in row
+        ]
+        for row in message.buttons
+        if row
+    ]
+    return InlineKeyboardMarkup(rows) if rows else None
 
-    Convention: {"text": str, "buttons": [[{"text", "callback_data" | "url"}]],
-    "parse_mode": null | "HTML"}.
-    """
-    text = payload.get("text")
-    if not isinstance(text, str) or not text:
-        raise PayloadError("payload has no text")
-    parse_mode = payload.get("parse_mode")
-    if parse_mode is not None and not isinstance(parse_mode, str):
-        raise PayloadError("parse_mode must be a string or null")
-    rows: list[list[InlineKeyboardButton]] = []
-    for raw_row in payload.get("buttons") or []:
-        if not isinstance(raw_row, list):
-            raise PayloadError("buttons must be a list of rows")
-        row = []
-        for button in raw_row:
-            if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise PayloadError("a button needs text")
-            if isinstance(button.get("callback_data"), str):
-                row.append(
-                    InlineKeyboardButton(button["text"], callback_data=button["callback_data"])
-                )
-            elif isinstance(button.get("url"), str):
-                row.append(InlineKeyboardButton(button["text"], url=button["url"]))
-            else:
-                raise PayloadError("a button needs callback_data or url")
-        if row:
-            rows.append(row)
-    return Message(text, InlineKeyboardMarkup(rows) if rows else None, parse_mode)
+
+def message_from_payload(payload: dict[str, Any]) -> Message:
+    """The message a stored outbox payload describes (bot/outbox/message.py has the
+    convention); PayloadError if it cannot be sent."""
+    message = OutboxMessage.from_payload(payload)
+    return Message(message.text, reply_markup(message), message.parse_mode)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -144,6 +139,13 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 def backoff_seconds(attempts: int) -> float:
     """Exponential back-off after the `attempts`-th failed try (0-based): 1, 2, 4, ... s."""
     return min(BACKOFF_CAP, 2.0 ** min(attempts, 30))
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether a call failed before reaching Telegram (no connection made): never delivered."""
+    return isinstance(exc, NetworkError) and isinstance(
+        exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+    )
 
 
 def default_in_flight(rate: float) -> int:
@@ -202,6 +204,8 @@ class Sender:
         self._lock = asyncio.Lock()  # one pass at a time, or two passes could take one row
         self._next_slot = 0.0  # timer value at which the next message may start
         self._paused_until = 0.0  # retry-after: nobody sends before this timer value
+        self._outage_steps = 0  # outage pauses since the last success (each one longer)
+        self._failure_streak = 0  # transient failures since the last success
         self._last_to_chat: dict[int, float] = {}  # chat id -> timer value of last send start
         self._dirty: set[str] = set()  # campaigns with changes not yet reported
         self._reported_at: dict[str, float] = {}
@@ -427,6 +431,18 @@ class Sender:
             self.pace_factor = max(MIN_PACE_FACTOR, self.pace_factor * FLOOD_SLOWDOWN)
         self._paused_until = max(self._paused_until, now + wait)
 
+    def _outage(self, exc: Exception) -> None:
+        """Telegram seems out of reach: pause everyone, longer each time until a success."""
+        now = self._timer()
+        if self._paused_until > now:  # one step per pause, however many requests hit it
+            return
+        self._outage_steps += 1
+        wait = min(OUTAGE_PAUSE_CAP, backoff_seconds(self._outage_steps - 1))
+        self._paused_until = now + wait
+        log.warning(
+            "Telegram out of reach (%s): pausing all sends for %.0f s", type(exc).__name__, wait
+        )
+
     def _cooling(self, chat_id: int) -> float:
         """Seconds until this chat may get another message (0 when it may now)."""
         last = self._last_to_chat.get(chat_id)
@@ -472,6 +488,7 @@ class Sender:
                 chat_id, message.text, reply_markup=message.markup, parse_mode=message.parse_mode
             )
         except RetryAfter as exc:
+            METRICS.send_error("rate_limited")
             wait = retry_after_seconds(exc)
             # Flood control is per bot: everyone waits, and this row goes out after the pause.
             self._flood(wait)
@@ -479,20 +496,35 @@ class Sender:
             report.retried += 1
             self._dirty.add(row.campaign)
         except Forbidden:
+            METRICS.send_error("blocked")
             await self._blocked(row, report)
         except BadRequest as exc:
             if any(marker in exc.message.lower() for marker in GONE_CHAT_ERRORS):
+                METRICS.send_error("blocked")
                 await self._blocked(row, report)
             else:
+                METRICS.send_error("other")
                 log.warning("outbox %s: rejected by Telegram (%s); failed", _what(row), exc)
                 await self._finish(row, "failed", report)
         except ChatMigrated:
             # Recipients are private chats, which never migrate; nothing sensible to resend.
+            METRICS.send_error("other")
             await self._finish(row, "failed", report)
         except Exception as exc:
             # TimedOut, NetworkError (including 5xx), anything unexpected: try again later.
+            METRICS.send_error(send_error_kind(exc))
+            if unreachable(exc):  # never left this machine: pending as it was, no try spent
+                self._outage(exc)
+                report.retried += 1
+                self._dirty.add(row.campaign)
+                return
+            self._failure_streak += 1
+            if self._failure_streak >= OUTAGE_STREAK:
+                self._outage(exc)
             await self._transient(row, exc, report)
         else:
+            self._failure_streak = 0
+            self._outage_steps = 0
             self.pace_factor = min(self._pace_ceiling, self.pace_factor + self._recovery_step)
             # Remembered until the database has it: if writing 'sent' fails, the row must not
             # go out again from this process while it still reads as pending.

@@ -1,10 +1,10 @@
 """/poster: a coordinator, regional office or admin gets a printable poster (A4 PDF and PNG)
 whose QR code opens the bot with one of their municipalities chosen.
 
-Buttons are `po:m:<code>` (choose the municipality) and `po:l:<code>:<lang>` (make it), signed
-for the person who asked (bot.security.pseudonyms.ButtonSigner). They carry everything needed, so
-no flow
-state is kept; the role and the area are checked again on every press.
+Buttons (bot.poster.buttons) are `po:m:<code>` (choose the municipality) and
+`po:l:<code>:<lang>` (make it), signed for the person who asked
+(bot.security.pseudonyms.ButtonSigner). They carry everything needed, so no flow state is
+kept; the role and the area are checked again on every press.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from telegram.constants import ChatAction
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import unknown_command
 from bot.chat.handler_tools import events, refuse_press, send, show, signed_button, user_language
 from bot.chat.rendering import Rendered
 from bot.config import LANGUAGES, Municipality
-from bot.general.cancel_unknown import unknown_command
+from bot.poster import buttons as codec
 from bot.poster.pdf import make_poster, poster_places
 from bot.roles.lookup import roles_for
 from bot.services import Services
@@ -45,7 +46,7 @@ def _language_choice(services: Services, user_id: int, lang: str, m: Municipalit
             services,
             user_id,
             content.text(lang, f"poster.language.{code}"),
-            f"po:l:{m.code}:{code}",
+            codec.language(m.code, code),
         )
         for code in LANGUAGES
     ]
@@ -65,7 +66,9 @@ async def poster_command(update: Update, context: BotContext) -> None:
     if len(places) == 1:
         await send(update, _language_choice(services, user.id, lang, places[0]))
         return
-    buttons = [signed_button(services, user.id, m.name, f"po:m:{m.code}") for m in places]
+    buttons = [
+        signed_button(services, user.id, m.name, codec.municipality(m.code)) for m in places
+    ]
     rows = [buttons[i : i + PLACES_PER_ROW] for i in range(0, len(buttons), PLACES_PER_ROW)]
     text = services.content.text(lang, "poster.choose_place")
     await send(update, Rendered(text, InlineKeyboardMarkup(rows)))
@@ -79,22 +82,22 @@ async def on_poster_button(update: Update, context: BotContext) -> None:
     services = context.services
     content = services.content
     lang = await user_language(update, context)
-    data = services.signer.verify(query.from_user.id, query.data)
-    parts = data.split(":") if data else []
+    press = codec.decode(services.signer.verify(query.from_user.id, query.data))
     places = {m.code: m for m in await _places(update, context)}
-    m = places.get(parts[2]) if len(parts) >= 3 else None
-    if m is None:  # forged, someone else's, or the role or area is gone
+    m = places.get(press.value) if press is not None else None
+    if press is None or m is None:  # forged, someone else's, or the role or area is gone
         await refuse_press(query, content, lang)
         return
-    if parts[1] == "m" and len(parts) == 3:
+    if press.action == codec.Action.MUNICIPALITY:
         await query.answer()
         await show(update, _language_choice(services, query.from_user.id, lang, m))
         return
-    if parts[1] != "l" or len(parts) != 4 or parts[3] not in LANGUAGES:
+    poster_lang = press.values[1]  # the only other action: po:l:<code>:<lang>
+    if poster_lang not in LANGUAGES:
         await refuse_press(query, content, lang)
         return
     await query.answer()
-    await _send_poster(update, context, lang, m, parts[3])
+    await _send_poster(update, context, lang, m, poster_lang)
 
 
 async def _send_poster(
@@ -126,5 +129,5 @@ async def _send_poster(
 
 HANDLERS = [
     CommandHandler("poster", poster_command, filters.ChatType.PRIVATE),
-    CallbackQueryHandler(on_poster_button, pattern=r"^po:"),
+    CallbackQueryHandler(on_poster_button, pattern=codec.SHAPE.pattern),
 ]

@@ -73,12 +73,6 @@ def poster_places(config: Config, roles: Roles) -> tuple[Municipality, ...]:
     )
 
 
-def find_municipality(config: Config, name_or_code: str) -> Municipality | None:
-    """A municipality by its config name (any case) or its deep-link code (for the CLI)."""
-    wanted = name_or_code.strip().casefold()
-    return next((m for m in config.municipalities if wanted in (m.name.casefold(), m.code)), None)
-
-
 def valid_username(username: str) -> bool:
     return bool(_USERNAME_RE.match(username))
 
@@ -476,7 +470,7 @@ def run_cli(
     """`python -m bot poster`: write the PDF and the PNG beside it; print both paths and the
     link. Exit 2 on a usage problem."""
     environ = os.environ if environ is None else environ
-    municipality = find_municipality(config, args.municipality)
+    municipality = config.places.by_name_or_code(args.municipality)
     if municipality is None:
         names = ", ".join(m.name for m in config.municipalities)
         print(

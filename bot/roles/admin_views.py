@@ -1,17 +1,16 @@
 """How role management looks: /invite's usage and link, the answer to an opened invite link,
 /roles with its revoke buttons and the confirmation (text from flows/, keys under `admin.`).
 
-Buttons are `adm:rv:<grant id>` (ask to revoke), `adm:rk:<grant id>` (revoke) and `adm:ls`
-(the list again); for unused invite links `adm:iv:<invite id>`, `adm:ik:<invite id>` and
-`adm:il`. The caller's `Button` factory makes them, so the handler can sign them for that
-admin; `parse_press` reads them back once the signature is verified.
+Buttons (bot.roles.buttons) are `adm:rv:<grant id>` (ask to revoke), `adm:rk:<grant id>`
+(revoke) and `adm:ls` (the list again); for unused invite links `adm:iv:<invite id>`,
+`adm:ik:<invite id>` and `adm:il`. The caller's `Button` factory makes them, so the handler
+can sign them for that admin; `parse_press` reads them back once the signature is verified.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -19,6 +18,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.chat.rendering import Rendered, main_menu_keyboard
 from bot.config import Config
 from bot.content import Content
+from bot.outbox.message import OutboxMessage
+from bot.roles import buttons
+from bot.roles.buttons import Action
 from bot.roles.role_links import (
     NOTE_MAX_CHARS,
     CreatedInvite,
@@ -33,7 +35,7 @@ from bot.roles.role_links import (
 )
 from bot.storage import PendingInvite, RoleGrant
 
-PREFIX = "adm:"  # every callback the admin handler signs; its pattern keeps it ours alone
+PREFIX = buttons.PREFIX  # every callback the admin handler signs; its pattern keeps it ours
 MAX_LISTED = 40  # granted roles shown with a button; keeps the message and keyboard small
 
 # (label, callback data) -> a button; the handler signs every admin button with it.
@@ -60,10 +62,8 @@ def day_text(content: Content, config: Config, lang: str, ts: int) -> str:
 
 def parse_press(data: str | None) -> tuple[str, str] | None:
     """(action, argument) of a verified `adm:` press, or None for anything else."""
-    if data is None or not data.startswith(PREFIX):
-        return None
-    action, _, arg = data.removeprefix(PREFIX).partition(":")
-    return action, arg
+    press = buttons.decode(data)
+    return None if press is None else (press.action, press.value)
 
 
 def role_text(content: Content, config: Config, lang: str, role: str, scope: str) -> str:
@@ -177,7 +177,7 @@ def roles_view(
         [
             button(
                 t("revoke_button", ref=ref(g), role=role(g.role, g.scope)),
-                f"{PREFIX}rv:{g.grant_id}",
+                buttons.data(Action.ASK_REVOKE, g.grant_id),
             )
         ]
         for g in shown
@@ -203,8 +203,8 @@ def press_view(
         yes = content.text(lang, "admin.roles.confirm_yes")
         no = content.text(lang, "admin.roles.confirm_no")
         rows = [
-            [button(yes, f"{PREFIX}rk:{grant.grant_id}")],
-            [button(no, f"{PREFIX}ls")],
+            [button(yes, buttons.data(Action.REVOKE, grant.grant_id))],
+            [button(no, buttons.data(Action.LIST))],
         ]
         return Rendered(text, InlineKeyboardMarkup(rows))
     note = ""
@@ -257,7 +257,7 @@ def invites_view(
                     ref=ref(i),
                     role=role_text(content, config, lang, i.role, i.scope),
                 ),
-                f"{PREFIX}iv:{invite_id(i)}",
+                buttons.data(Action.ASK_REVOKE_INVITE, invite_id(i)),
             )
         ]
         for i in shown
@@ -283,7 +283,10 @@ def invite_press_view(
         text = content.text(lang, "admin.invites.confirm", role=role, ref=ref)
         yes = content.text(lang, "admin.invites.confirm_yes")
         no = content.text(lang, "admin.invites.confirm_no")
-        rows = [[button(yes, f"{PREFIX}ik:{invite_id(invite)}")], [button(no, f"{PREFIX}il")]]
+        rows = [
+            [button(yes, buttons.data(Action.REVOKE_INVITE, invite_id(invite)))],
+            [button(no, buttons.data(Action.LIST_INVITES))],
+        ]
         return Rendered(text, InlineKeyboardMarkup(rows))
     note = ""
     if outcome.kind == "gone":
@@ -295,7 +298,8 @@ def invite_press_view(
 
 def used_notice(
     content: Content, config: Config, lang: str, grant: RoleGrant, token_ref: str
-) -> dict[str, Any]:
-    """The outbox payload telling an admin their link was used: role and scope, never who."""
+) -> OutboxMessage:
+    """The outbox message telling an admin their link was used: role and scope, never who."""
     role = role_text(content, config, lang, grant.role, grant.scope)
-    return {"text": content.text(lang, "admin.invites.used", ref=token_ref, role=role)}
+    text = content.text(lang, "admin.invites.used", ref=token_ref, role=role)
+    return OutboxMessage.notice(text)

@@ -17,9 +17,11 @@ from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, CommandHa
 
 from bot.chat import command_menus
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import unknown_command
 from bot.chat.handler_tools import events, refuse_press, send, show, signed_button, user_language
-from bot.general import cancel_unknown as misc
+from bot.outbox import message as outbox
 from bot.roles import admin_views as views
+from bot.roles import buttons
 from bot.roles.lookup import roles_for
 from bot.roles.role_links import (
     InviteProblem,
@@ -56,7 +58,7 @@ def _signed(context: BotContext, user_id: int) -> views.Button:
 async def invite_command(update: Update, context: BotContext) -> None:
     """Create a single-use invite link granting one role, valid config.invite_days days."""
     if not await _is_admin(update, context):
-        await misc.unknown_command(update, context)
+        await unknown_command(update, context)
         raise ApplicationHandlerStop
     s, lang = context.services, await user_language(update, context)
     user, chat = update.effective_user, update.effective_chat
@@ -110,7 +112,9 @@ async def accept_invite_payload(update: Update, context: BotContext, payload: st
         admin_key, admin_chat = accepted.creator
         admin_lang = await s.storage.get_language(admin_key) or s.config.default_language
         notice = views.used_notice(s.content, s.config, admin_lang, grant, accepted.ref)
-        await s.storage.enqueue(f"invite-used:{accepted.ref}", [(admin_key, admin_chat, notice)])
+        await outbox.enqueue(
+            s.storage, f"invite-used:{accepted.ref}", [(admin_key, admin_chat, notice)]
+        )
         s.outbox_changed()
     return True
 
@@ -119,7 +123,7 @@ async def roles_command(update: Update, context: BotContext) -> None:
     """List every role; granted ones can be revoked with a button."""
     user = update.effective_user
     if user is None or not await _is_admin(update, context):
-        await misc.unknown_command(update, context)
+        await unknown_command(update, context)
         raise ApplicationHandlerStop
     s, lang = context.services, await user_language(update, context)
     granted = await granted_roles(s.storage)
@@ -176,5 +180,7 @@ HANDLERS = [
     CommandHandler("invite", invite_command, filters.ChatType.PRIVATE),
     CommandHandler("roles", roles_command, filters.ChatType.PRIVATE),
     # Before the generic button router: it would call these buttons stale.
-    CallbackQueryHandler(on_admin_button, pattern=rf"^{PREFIX}"),
+    CallbackQueryHandler(on_admin_button, pattern=buttons.SHAPE.pattern),
 ]
+# `/start inv-<token>` (bot.chat.text_routes): tried before the welcome.
+START_PAYLOADS = (accept_invite_payload,)

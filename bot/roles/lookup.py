@@ -9,9 +9,13 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Config
-from bot.storage import RoleGrant, Storage
+from bot.records import RoleGrant
+
+if TYPE_CHECKING:  # only named in annotations: the rules stay free of the database layer
+    from bot.storage import Storage
 
 ROLE_NAMES = ("admin", "coordinator", "office")
 

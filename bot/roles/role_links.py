@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from bot.config import Config, Municipality, Region
+from bot.config import Config
 from bot.roles.lookup import hash_token, new_invite_token
 from bot.storage import PendingInvite, RoleGrant, Storage
 
@@ -130,30 +130,6 @@ class AcceptedInvite:
     ref: str = ""  # the link's short reference (bot.roles.role_links.invite_ref)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def find_municipality(config: Config, text: str) -> Municipality | None:
-    """The municipality by name, code or alias, ignoring case ('lyngen' -> Lyngen)."""
-    wanted = _fold(text)
-    for match in (
-        lambda m: _fold(m.name) == wanted,
-        lambda m: m.code == wanted,
-        lambda m: wanted in (_fold(a) for a in m.aliases),
-    ):
-        found = [m for m in config.municipalities if match(m)]
-        if len(found) == 1:
-            return found[0]
-    return None
-
-
-def find_region(config: Config, text: str) -> Region | None:
-    """The region by id or name, ignoring case."""
-    wanted = _fold(text)
-    return next((r for r in config.regions if wanted in (r.id.casefold(), _fold(r.name))), None)
-
-
 def _note(words: list[str]) -> str | None:
     """The label after the scope ("Kari på biblioteket"), without a leading dash or colon;
     None when it is too long."""
@@ -186,12 +162,12 @@ def parse_invite_args(config: Config, args: list[str]) -> InviteRequest | Invite
         return InviteProblem("usage")
     if role == "coordinator":
         found = _scope_and_note(
-            words, lambda text: m.name if (m := find_municipality(config, text)) else None
+            words, lambda text: m.name if (m := config.places.find(text)) else None
         )
         missing = InviteProblem("municipality", " ".join(words))
     else:
         found = _scope_and_note(
-            words, lambda text: r.id if (r := find_region(config, text)) else None
+            words, lambda text: r.id if (r := config.places.find_region(text)) else None
         )
         missing = InviteProblem("region", " ".join(words))
     if found is None:

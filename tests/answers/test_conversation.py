@@ -162,7 +162,7 @@ async def test_faq_browse_categories_then_topic_then_related(
     assert answer.callback_data == [*related, "menu"]
     assert "Er det frivillig?" in answer.button_texts
 
-    follow = await person.press("t:voluntary", on=answer)
+    follow = await person.press_label(answer, "Er det frivillig?")
     assert follow.first.text == answer_of(content, "nb", "voluntary")
 
     back = await person.press_label(listing, "Tilbake")
@@ -196,8 +196,8 @@ async def test_nonsense_gets_a_kind_not_understood_with_a_way_forward(
 
 async def test_regional_offices_are_filled_in_from_config(person: Person, config: Config) -> None:
     menu = (await person.say("/faq")).first
-    listing = (await person.press("c:organisations", on=menu)).first
-    turn = await person.press("t:district_offices", on=listing)
+    listing = (await person.press_label(menu, "Organisasjoner")).first
+    turn = await person.press_label(listing, "Distriktskontorene")
     assert "{regional_offices}" not in turn.text
     for region in config.regions:
         assert region.office in turn.text
@@ -225,7 +225,7 @@ async def test_language_choice_changes_replies_and_is_stored(
     key = services.pseudonymizer.user_key(USER_ID)
     assert await services.storage.get_language(key) == "en"
 
-    turn = await person.press("lang:nb", on=choose)
+    turn = await person.press_label(choose, "Norsk")  # the same message's other button
     assert turn.first.text == "Greit, jeg snakker norsk (bokmål) med deg fra nå av."
     assert await services.storage.get_language(key) == "nb"
 
@@ -233,7 +233,7 @@ async def test_language_choice_changes_replies_and_is_stored(
 async def test_language_choice_survives_a_restart(
     config: Config, database: Path, person: Person
 ) -> None:
-    await person.press("lang:en", on=(await person.say("/language")).first)
+    await person.press_label((await person.say("/language")).first, "English")
 
     services = await create_services(config, database=str(database))
     fake = FakeTelegram()
@@ -262,7 +262,7 @@ async def test_privacy_explains_what_is_stored(person: Person, config: Config) -
 
 async def test_forget_yes_erases_everything(person: Person, services: Services) -> None:
     key = services.pseudonymizer.user_key(USER_ID)
-    await person.press("lang:nb", on=(await person.say("/language")).first)
+    await person.press_label((await person.say("/language")).first, "Norsk")
     assert await services.storage.has_resident(key)
 
     confirm = (await person.say("/forget")).first
@@ -279,7 +279,7 @@ async def test_forget_yes_erases_everything(person: Person, services: Services) 
 
 async def test_forget_no_keeps_everything(person: Person, services: Services) -> None:
     key = services.pseudonymizer.user_key(USER_ID)
-    await person.press("lang:en", on=(await person.say("/language")).first)
+    await person.press_label((await person.say("/language")).first, "English")
 
     confirm = (await person.say("/forget")).first
     assert confirm.text.startswith("Do you want me to erase everything")
@@ -293,7 +293,7 @@ async def test_forget_with_nothing_stored_still_confirms(
     person: Person, services: Services
 ) -> None:
     confirm = (await person.say("/forget")).first
-    turn = await person.press("forget:yes", on=confirm)
+    turn = await person.press_label(confirm, "Ja, slett alt")
     assert turn.first.text.startswith("Ferdig: alt om deg er slettet.")
     assert not await services.storage.has_resident(services.pseudonymizer.user_key(USER_ID))
 
@@ -339,7 +339,11 @@ async def test_asking_for_a_mother_gives_on_behalf_answer_and_a_forwardable_text
 async def test_on_behalf_topic_button_also_offers_the_forwardable_text(
     person: Person, services: Services
 ) -> None:
-    turn = await person.press("t:on_behalf")
+    topic = services.content.topics["on_behalf"]
+    menu = (await person.say("/faq")).first
+    category = ui(services, "nb", f"faq.category.{topic.category}")
+    listing = (await person.press_label(menu, category)).first
+    turn = await person.press_label(listing, topic.text["nb"].title)
     assert turn.texts == [
         answer_of(services.content, "nb", "on_behalf"),
         ui(services, "nb", "on_behalf.forward_intro"),

@@ -24,15 +24,16 @@ from telegram.ext import Application
 
 import bot.composition
 from bot.answers.faq_index import FaqIndex
-from bot.botapi.webhook import TELEGRAM_MAX_CONNECTIONS, Limits, WebhookServer, run_webhook
-from bot.composition import build_application, create_services
+from bot.botapi.webhook import TELEGRAM_MAX_CONNECTIONS, Limits, WebhookServer, open_webhook
+from bot.composition import create_services
 from bot.config import Config, Webhook, parse_config
 from bot.content import Content
+from bot.lifecycle import BotRuntime
 from bot.offline.fake_bot_api import Sent
 from bot.offline.fake_bot_server import FakeTelegramServer
 from bot.offline.fake_updates import message_update_json
 from bot.services import Services
-from tests.support import CONFIG_PATH, App
+from tests.support import CONFIG_PATH
 
 TOKEN = "123:WEBHOOK"
 SECRET = "s3cr3t_token_0123456789"
@@ -88,22 +89,30 @@ async def webhook_services(
 
 @pytest.fixture
 async def listener(webhook_services: Services) -> AsyncIterator[WebhookServer]:
-    """The real bot in webhook mode (run_webhook, as `python -m bot run` runs it)."""
-    app: App = build_application(webhook_services)
-    settings = replace(webhook_services.config.webhook, port=0)
-    assert settings.secret_token is not None
-    server = WebhookServer(app.bot, app.update_queue, settings.secret_token, limits=LIMITS)
+    """The real bot in webhook mode, started as `python -m bot run` starts it (bot/lifecycle.py;
+    the scheduler off, so no digest of the day gets in the way of the replies counted)."""
+    runtime = BotRuntime(
+        webhook_services.config,
+        mode="webhook",
+        services=webhook_services,
+        webhook=replace(webhook_services.config.webhook, port=0),
+        webhook_limits=LIMITS,
+        background="off",
+    )
     stop = asyncio.Event()
-    task = asyncio.create_task(run_webhook(app, settings, stop, server=server))
+    task = asyncio.create_task(runtime.run_until_stopped(stop, signals=()))
     for _ in range(200):
-        if app.running or task.done():
+        if runtime.running or task.done():
             break
         await asyncio.sleep(0.01)
     if task.done():
         task.result()
-    assert app.running
+    assert runtime.running
+    assert runtime.app is not None
+    assert runtime.app.running
+    assert runtime.webhook_server is not None
     try:
-        yield server
+        yield runtime.webhook_server
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
@@ -360,13 +369,15 @@ async def test_a_bad_update_is_answered_and_logged_without_its_body(
     assert "webhook: bad update ignored (3 so far)" in logged
 
 
-async def test_the_listener_refuses_to_start_without_a_secret() -> None:
+async def test_the_listener_refuses_to_start_without_a_secret(webhook_config: Config) -> None:
     app = Application.builder().token(TOKEN).updater(None).build()
     with pytest.raises(ValueError, match="secret"):
         WebhookServer(app.bot, app.update_queue, "")
     settings = Webhook(HOST, 0, "https://selvhjelp.example.org/telegram", None)
     with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
-        await run_webhook(app, settings, asyncio.Event())
+        await open_webhook(app, settings, WebhookServer(app.bot, app.update_queue, SECRET))
+    with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):  # before anything opens
+        BotRuntime(webhook_config, mode="webhook", webhook=settings)
     assert not app.running
 
 

@@ -40,19 +40,20 @@ KIND_BUTTONS = [
 ]
 
 
-# The buttons pressed, in order, to reach each step (Lyngen, grief, evening, messages yes).
+# The buttons pressed, in order, to reach each step (Lyngen, grief, evening, messages yes): each
+# button's label, as a text key of flows/<lang>/ui_interest.yaml or as a place name.
 PATH = [
     ("entry", ""),
-    ("age", "i:e:yes"),
-    ("sober", "i:a:yes"),
-    ("place", "i:l:ok"),
-    ("region", "i:r:nord-norge"),
-    ("kind", "i:m:lyngen"),
-    ("time", "i:k:grief"),
-    ("contact", "i:h:evening"),
-    ("summary", "i:c:yes"),
+    ("age", "interest.entry_yes"),
+    ("sober", "interest.age_yes"),
+    ("place", "interest.sober_ok"),
+    ("region", "Nord-Norge"),
+    ("kind", "Lyngen"),
+    ("time", "interest.theme.grief"),
+    ("contact", "interest.time_evening"),
+    ("summary", "interest.contact_yes"),
 ]
-BUTTONS_TO = {step: [data for _, data in PATH[1 : i + 1]] for i, (step, _) in enumerate(PATH)}
+BUTTONS_TO = {step: [label for _, label in PATH[1 : i + 1]] for i, (step, _) in enumerate(PATH)}
 
 
 @pytest.fixture
@@ -79,19 +80,22 @@ async def draft_of(services: Services, user_id: int = USER_ID) -> Draft | None:
 
 async def to_step(person: Person, step: str) -> Sent:
     """Walk the flow with buttons up to `step` (Lyngen, grief, evening, yes); its message."""
-    presses = BUTTONS_TO[step]
+    services: Services = person.app.bot_data.services
+    lang = "en" if person.language_code == "en" else "nb"
     message = (await person.say("/interest")).first
-    for data in presses:
-        assert data in message.callback_data, (data, message.text)
-        message = (await person.press(data, on=message)).first
+    for label in BUTTONS_TO[step]:
+        if label.startswith("interest."):
+            label = ui(services, lang, label, min_age=services.config.min_age)
+        message = (await person.press_label(message, label)).first
     return message
 
 
 async def register(person: Person) -> Registration:
     """Complete the flow (Lyngen, grief, evening, messages yes) and return what was stored."""
     summary = await to_step(person, "summary")
-    await person.press("i:s:ok", on=summary)
     services: Services = person.app.bot_data.services
+    lang = "en" if person.language_code == "en" else "nb"
+    await person.press_label(summary, ui(services, lang, "interest.confirm"))
     reg = await services.storage.get_registration(key_of(services, person.user_id))
     assert reg is not None
     return reg
@@ -184,11 +188,12 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     assert age.text == ui(services, lang, "interest.age", min_age=config.min_age)
     assert words["age"] in age.text
     assert age.callback_data == ["i:a:yes", "i:a:no"]
-    sober = (await person.press("i:a:yes", on=age)).first
+    age_yes = ui(services, lang, "interest.age_yes", min_age=config.min_age)
+    sober = (await person.press_label(age, age_yes)).first
     assert sober.text == ui(services, lang, "interest.sober")
     assert sober.callback_data == ["i:l:ok", "i:l:no"]
 
-    place = (await person.press("i:l:ok", on=sober)).first
+    place = (await person.press_label(sober, ui(services, lang, "interest.sober_ok"))).first
     assert place.text == ui(services, lang, "interest.place")
     assert place.callback_data == PLACE_BUTTONS
     assert place.button_texts[:3] == ["Nord-Norge", "Innlandet", "Oslo"]
@@ -206,21 +211,22 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     assert kind.text == ui(services, lang, "interest.kind")
     assert kind.callback_data == KIND_BUTTONS
 
-    time_step = (await person.press("i:k:grief", on=kind)).first
+    time_step = (await person.press_label(kind, ui(services, lang, "interest.theme.grief"))).first
     assert time_step.text == ui(services, lang, "interest.time")
     assert time_step.callback_data == ["i:h:day", "i:h:evening", "i:h:either"]
 
-    contact = (await person.press("i:h:evening", on=time_step)).first
+    evening = ui(services, lang, "interest.time_evening")
+    contact = (await person.press_label(time_step, evening)).first
     assert contact.text == ui(services, lang, "interest.contact")
     assert contact.callback_data == ["i:c:yes", "i:c:no"]
 
-    summary = (await person.press("i:c:yes", on=contact)).first
+    summary = (await person.press_label(contact, ui(services, lang, "interest.contact_yes"))).first
     assert summary.text == ui(services, lang, "interest.summary", **lyngen_values(services, lang))
     assert words["summary"] in summary.text
     assert summary.callback_data == ["i:s:ok", "i:s:edit", "i:s:cancel"]
     assert await storage.get_registration(key) is None  # nothing is kept before confirming
 
-    saved = await person.press("i:s:ok", on=summary)
+    saved = await person.press_label(summary, ui(services, lang, "interest.confirm"))
     assert saved.texts == [ui(services, lang, "interest.saved", retention_days=180)]
     assert words["saved"] in saved.first.text
     # The one button offers to follow information meetings in the same municipality.
@@ -260,10 +266,10 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
 
     # Change the time from /mine: only that question is asked, then it is saved at once.
     now[0] += 3600
-    asked = (await person.press("i:x:time", on=mine)).first
+    asked = (await person.press_label(mine, ui(services, lang, "mine.change_time"))).first
     assert asked.text == ui(services, lang, "interest.time")
     assert asked.callback_data == ["i:h:day", "i:h:evening", "i:h:either"]
-    updated = (await person.press("i:h:day", on=asked)).first
+    updated = (await person.press_label(asked, ui(services, lang, "interest.time_day"))).first
     assert updated.text.startswith(words["updated"] + "\n\n")
     assert words["day"] in updated.text
     assert updated.callback_data == mine.callback_data
@@ -282,11 +288,11 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     assert await storage.tallies_since(0) == [EventTally("Lyngen", "nord-norge", WEEK, "new", 1)]
 
     # Withdraw from /mine: asked first.
-    ask = (await person.press("i:w", on=updated)).first
+    ask = (await person.press_label(updated, ui(services, lang, "mine.withdraw"))).first
     assert ask.text == ui(services, lang, "mine.withdraw_ask")
     assert ask.callback_data == ["i:wy", "i:wn"]
     assert await storage.get_registration(key) is not None
-    withdrawn = await person.press("i:wy", on=ask)
+    withdrawn = await person.press_label(ask, ui(services, lang, "mine.withdraw_yes"))
     assert withdrawn.texts == [ui(services, lang, "mine.withdrawn")]
     assert words["withdrawn"] in withdrawn.first.text
     assert await storage.get_registration(key) is None
@@ -296,7 +302,7 @@ async def test_whole_flow_register_see_change_withdraw_and_forget(
     # Register again, then /forget erases it all.
     await register(person)
     confirm = (await person.say("/forget")).first
-    done = await person.press("forget:yes", on=confirm)
+    done = await person.press_label(confirm, ui(services, lang, "forget.yes"))
     assert words["forgotten"] in done.first.text
     assert await storage.get_registration(key) is None
     assert not await storage.has_resident(key)
@@ -311,10 +317,10 @@ async def test_change_place_from_mine_moves_the_registration(
 ) -> None:
     await register(person)
     mine = (await person.say("/mine")).first
-    place = (await person.press("i:x:place", on=mine)).first
+    place = (await person.press_label(mine, "Endre kommune")).first
     assert place.callback_data == PLACE_BUTTONS
-    region = (await person.press("i:r:nord-norge", on=place)).first
-    updated = (await person.press("i:m:alta", on=region)).first
+    region = (await person.press_label(place, "Nord-Norge")).first
+    updated = (await person.press_label(region, "Alta")).first
     assert updated.text.startswith(ui(services, "nb", "mine.updated"))
     assert "• Kommune: Alta" in updated.text
     reg = await services.storage.get_registration(key_of(services))
@@ -332,7 +338,7 @@ async def test_change_place_from_mine_moves_the_registration(
 async def test_change_place_from_mine_by_typing(person: Person, services: Services) -> None:
     await register(person)
     mine = (await person.say("/mine")).first
-    await person.press("i:x:place", on=mine)
+    await person.press_label(mine, "Endre kommune")
     updated = (await person.say("Fagernes")).first  # an alias: saved at once
     assert updated.text.startswith(ui(services, "nb", "mine.updated"))
     assert "• Kommune: Nord-Aurdal" in updated.text
@@ -344,9 +350,9 @@ async def test_change_place_from_mine_by_typing(person: Person, services: Servic
 async def test_change_contact_from_mine(person: Person, services: Services) -> None:
     await register(person)
     mine = (await person.say("/mine")).first
-    asked = (await person.press("i:x:contact", on=mine)).first
+    asked = (await person.press_label(mine, "Endre beskjed fra boten")).first
     assert asked.callback_data == ["i:c:yes", "i:c:no"]
-    updated = (await person.press("i:c:no", on=asked)).first
+    updated = (await person.press_label(asked, "Nei takk")).first
     assert "• Beskjed fra boten: nei" in updated.text
     reg = await services.storage.get_registration(key_of(services))
     assert reg is not None
@@ -357,16 +363,16 @@ async def test_summary_edit_changes_one_answer_before_saving(
     person: Person, services: Services
 ) -> None:
     summary = await to_step(person, "summary")
-    menu = (await person.press("i:s:edit", on=summary)).first
+    menu = (await person.press_label(summary, "Endre")).first
     assert menu.text == summary.text
     assert menu.callback_data == ["i:x:place", "i:x:kind", "i:x:time", "i:x:contact"]
-    kind = (await person.press("i:x:kind", on=menu)).first
+    kind = (await person.press_label(menu, "Endre type gruppe")).first
     assert kind.callback_data == KIND_BUTTONS
-    again = (await person.press("i:k:open", on=kind)).first
+    again = (await person.press_label(kind, "Blandet gruppe")).first
     assert "• Gruppe: Blandet gruppe: ulike problemer" in again.text
     assert again.callback_data == ["i:s:ok", "i:s:edit", "i:s:cancel"]
     assert await services.storage.get_registration(key_of(services)) is None
-    await person.press("i:s:ok", on=again)
+    await person.press_label(again, "Bekreft")
     reg = await services.storage.get_registration(key_of(services))
     assert reg is not None
     assert (reg.group_kind, reg.time_pref) == ("open", "evening")
@@ -374,7 +380,7 @@ async def test_summary_edit_changes_one_answer_before_saving(
 
 async def test_cancel_at_the_summary_stores_nothing(person: Person, services: Services) -> None:
     summary = await to_step(person, "summary")
-    turn = await person.press("i:s:cancel", on=summary)
+    turn = await person.press_label(summary, "Avbryt")
     assert turn.texts == [ui(services, "nb", "interest.cancelled")]
     assert await services.storage.get_registration(key_of(services)) is None
     assert await services.storage.get_flow(key_of(services)) is None
@@ -383,8 +389,8 @@ async def test_cancel_at_the_summary_stores_nothing(person: Person, services: Se
 
 async def test_confirming_twice_saves_once(person: Person, services: Services) -> None:
     summary = await to_step(person, "summary")
-    await person.press("i:s:ok", on=summary)
-    again = await person.press("i:s:ok", on=summary)
+    await person.press_label(summary, "Bekreft")
+    again = await person.press_label(summary, "Bekreft")  # the same button, pressed twice
     assert seen(again) == [stale_button(services)]
     assert await services.storage.tallies_since(0) == [
         EventTally("Lyngen", "nord-norge", WEEK, "new", 1)
@@ -410,7 +416,7 @@ async def test_asking_for_someone_else_gets_the_on_behalf_answer_and_a_forwardab
 ) -> None:
     person = person_factory(language_code=lang)
     entry = (await person.say("/interest")).first
-    turn = await person.press("i:e:other", on=entry)
+    turn = await person.press_label(entry, ui(services, lang, "interest.entry_other"))
     assert turn.texts == [
         services.content.topics["on_behalf"].text[lang].answer,
         ui(services, lang, "on_behalf.forward_intro"),
@@ -427,23 +433,30 @@ async def test_not_sure_gets_the_topics_that_help_decide(
 ) -> None:
     person = person_factory(language_code=lang)
     entry = (await person.say("/interest")).first
-    turn = await person.press("i:e:unsure", on=entry)
+    turn = await person.press_label(entry, ui(services, lang, "interest.entry_unsure"))
     assert turn.texts == [ui(services, lang, "interest.unsure")]
     assert turn.first.callback_data == [f"t:{topic}" for topic in UNSURE_TOPICS]
     topics = services.content.topics
     assert turn.first.button_texts == [topics[t].text[lang].title for t in UNSURE_TOPICS]
     assert await services.storage.get_flow(key_of(services)) is None
     # The topic buttons work.
-    answer = await person.press("t:who_for", on=turn.first)
+    answer = await person.press_label(turn.first, topics["who_for"].text[lang].title)
     assert answer.first.text == topics["who_for"].text[lang].answer
 
 
-@pytest.mark.parametrize(("step", "data"), [("age", "i:a:no"), ("sober", "i:l:no")])
+@pytest.mark.parametrize(
+    ("step", "no", "yes"),
+    [
+        ("age", "Nei, jeg er under 18", "Ja, jeg er 18"),
+        ("sober", "Nei, ikke nå", "Ja, det kan jeg"),
+    ],
+    ids=["age", "sober"],
+)
 async def test_limits_no_stops_without_storing_anything(
-    person: Person, services: Services, step: str, data: str
+    person: Person, services: Services, step: str, no: str, yes: str
 ) -> None:
     limits = await to_step(person, step)
-    turn = await person.press(data, on=limits)
+    turn = await person.press_label(limits, no)
     assert len(turn.texts) == 1
     assert "/help" not in turn.first.text
     if step == "age":
@@ -458,7 +471,7 @@ async def test_limits_no_stops_without_storing_anything(
     assert await services.storage.registrations_in() == []
     assert await services.storage.tallies_since(0) == []
     # The old "yes" button cannot sneak past the refusal.
-    again = await person.press(data.replace(":no", ":yes" if step == "age" else ":ok"), on=limits)
+    again = await person.press_label(limits, yes)
     assert seen(again) == [stale_button(services)]
     assert await services.storage.get_flow(key) is None
 
@@ -495,7 +508,7 @@ async def test_typed_municipality_offers_lyngen_and_chooses_nothing_silently(
     assert draft is not None
     assert (draft.step, draft.region_id, draft.municipality) == ("typing", None, None)
 
-    kind = (await person.press("i:m:lyngen", on=offer)).first
+    kind = (await person.press_label(offer, "Lyngen")).first
     assert kind.callback_data == KIND_BUTTONS
     draft = await draft_of(services)
     assert draft is not None
@@ -506,7 +519,7 @@ async def test_type_button_asks_for_the_name_then_matches(
     person: Person, services: Services
 ) -> None:
     place = await to_step(person, "place")
-    prompt = (await person.press("i:t", on=place)).first
+    prompt = (await person.press_label(place, "Jeg skriver kommunen")).first
     assert prompt.text == ui(services, "nb", "interest.place_type_prompt")
     assert prompt.callback_data == PLACE_BUTTONS
     turn = await person.say("Lakselv")  # an alias: taken at once
@@ -531,7 +544,7 @@ async def test_garbage_offers_no_match_and_lets_them_retry(
     retry = await person.say("Lyngsei")
     assert retry.first.callback_data[0] == "i:m:lyngen"
     # "None of these" goes back to typing.
-    none = (await person.press("i:t", on=retry.first)).first
+    none = (await person.press_label(retry.first, "Ingen av disse")).first
     assert none.text == ui(services, "nb", "interest.place_type_prompt")
 
 
@@ -552,16 +565,17 @@ async def test_municipality_not_listed_is_stored_under_the_chosen_region(
 ) -> None:
     person = person_factory(language_code=lang)
     place = await to_step(person, "place")
-    pick = (await person.press("i:u", on=place)).first
+    pick = (await person.press_label(place, ui(services, lang, "interest.place_not_listed"))).first
     assert pick.text == ui(services, lang, "interest.place_pick_region_for_unlisted")
     assert pick.callback_data == ["i:ur:nord-norge", "i:ur:innlandet", "i:ur:oslo", "i:o"]
-    kind = (await person.press("i:ur:innlandet", on=pick)).first
-    time_step = (await person.press("i:k:any", on=kind)).first
-    contact = (await person.press("i:h:either", on=time_step)).first
-    summary = (await person.press("i:c:no", on=contact)).first
+    kind = (await person.press_label(pick, "Innlandet")).first
+    time_step = (await person.press_label(kind, ui(services, lang, "interest.kind_any"))).first
+    either = ui(services, lang, "interest.time_either")
+    contact = (await person.press_label(time_step, either)).first
+    summary = (await person.press_label(contact, ui(services, lang, "interest.contact_no"))).first
     unlisted = ui(services, lang, "interest.not_listed", region="Innlandet")
     assert unlisted in summary.text
-    await person.press("i:s:ok", on=summary)
+    await person.press_label(summary, ui(services, lang, "interest.confirm"))
     reg = await services.storage.get_registration(key_of(services))
     assert reg is not None
     assert (reg.municipality, reg.region_id, reg.group_kind, reg.time_pref, reg.contact_ok) == (
@@ -577,7 +591,7 @@ async def test_municipality_not_listed_is_stored_under_the_chosen_region(
 
 async def test_not_listed_from_inside_a_region(person: Person, services: Services) -> None:
     region = await to_step(person, "region")
-    kind = (await person.press("i:ur:nord-norge", on=region)).first
+    kind = (await person.press_label(region, "Min kommune i Nord-Norge er ikke med")).first
     assert kind.callback_data == KIND_BUTTONS
     draft = await draft_of(services)
     assert draft is not None
@@ -626,12 +640,12 @@ async def test_flow_continues_after_a_restart(
     app = await start_app(second, fake)
     try:
         person = Person(app, fake)
-        time_step = (await person.press("i:k:open", on=kind)).first  # the old message's button
+        time_step = (await person.press_label(kind, "Blandet gruppe")).first  # the old message
         assert time_step.text == ui(second, "nb", "interest.time")
-        contact = (await person.press("i:h:day", on=time_step)).first
-        summary = (await person.press("i:c:yes", on=contact)).first
+        contact = (await person.press_label(time_step, "På dagtid")).first
+        summary = (await person.press_label(contact, "Ja, send meg beskjed")).first
         assert "• Kommune: Lyngen" in summary.text
-        await person.press("i:s:ok", on=summary)
+        await person.press_label(summary, "Bekreft")
         reg = await second.storage.get_registration(second.user_key(USER_ID))
         assert reg is not None
         assert (reg.municipality, reg.group_kind, reg.time_pref) == ("Lyngen", "open", "day")
@@ -661,7 +675,7 @@ async def test_typed_step_survives_a_restart(
     fake = FakeTelegram()
     app = await start_app(second, fake)
     try:
-        kind = (await Person(app, fake).press("i:m:lyngen", on=offer)).first
+        kind = (await Person(app, fake).press_label(offer, "Lyngen")).first
         assert kind.callback_data == KIND_BUTTONS
     finally:
         await stop_app(app)
@@ -697,7 +711,7 @@ async def test_forged_or_stale_button_is_refused_and_changes_nothing(
     current = await to_step(person, step)
     key = key_of(services)
     before = await services.storage.get_flow(key)
-    turn = await person.press(data, on=current)
+    turn = await person.press(data, on=current, forged=True)
     assert "answerCallbackQuery" in turn.methods()
     assert_refused(services, turn, current)
     assert await services.storage.get_flow(key) == before

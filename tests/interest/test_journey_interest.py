@@ -10,6 +10,7 @@ import pytest
 from bot.config import Config
 from bot.interest.rules import ELSEWHERE, FLOW, Draft
 from bot.interest.typed_answers import typed_option
+from bot.interest.views import step_buttons
 from bot.offline.fake_bot_api import Sent
 from bot.services import Services
 from bot.weeks import DAY
@@ -156,7 +157,7 @@ async def test_anything_else_shows_the_step_again_with_a_hint(
     assert_step_again(services, shown, current, step)
     assert await draft_of(services, person) == before
     # and the buttons on that new message work
-    moved = await person.press(shown.callback_data[0], on=shown)
+    moved = await person.press_label(shown, shown.button_texts[0])
     assert moved.sent
     after = await draft_of(services, person)
     assert after is None or after.step != step
@@ -343,9 +344,10 @@ async def test_a_17_year_old_is_told_who_can_help_instead(
 ) -> None:
     person = person_factory(language_code=lang)
     entry = (await person.say("/interest")).first
-    age = (await person.press(entry.callback_data[0], on=entry)).first
+    age = (await person.press_label(entry, ui(services, lang, "interest.entry_yes"))).first
     assert age.text == ui(services, lang, "interest.age", min_age=18)
-    refused = (await person.press(age.callback_data[1], on=age)).first
+    under_18 = ui(services, lang, "interest.age_no", min_age=18)
+    refused = (await person.press_label(age, under_18)).first
     text = refused.text
     assert "116 111" in text  # Alarmtelefonen for barn og unge, from config.yaml
     assert "Ung.no" in text
@@ -378,10 +380,11 @@ async def test_an_adult_who_drinks_is_welcome_when_they_can_come_sober(
 ) -> None:
     person = person_factory(language_code=lang)
     entry = (await person.say("/interest")).first
-    age = (await person.press(entry.callback_data[0], on=entry)).first
-    sober = (await person.press(age.callback_data[0], on=age)).first
+    age = (await person.press_label(entry, ui(services, lang, "interest.entry_yes"))).first
+    adult = ui(services, lang, "interest.age_yes", min_age=18)
+    sober = (await person.press_label(age, adult)).first
     assert sober.text == ui(services, lang, "interest.sober")
-    refused = (await person.press(sober.callback_data[1], on=sober)).first
+    refused = (await person.press_label(sober, ui(services, lang, "interest.sober_no"))).first
     assert refused.text == ui(services, lang, "interest.sober_refused", mental_helse="116 123")
     assert ("velkommen" if lang == "nb" else "welcome") in refused.text
     assert "/help" not in refused.text
@@ -454,7 +457,7 @@ def test_typed_option(
     services: Services, config: Config, step: str, typed: str, data: str | None
 ) -> None:
     draft = Draft(step=step, region_id="nord-norge", municipality="Lyngen")
-    assert typed_option(services.content, config, "nb", draft, typed) == data
+    assert typed_option(step_buttons(services.content, config, draft), "nb", typed) == data
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -465,7 +468,8 @@ def test_every_kind_label_typed_in_either_language_is_that_kind(
     for lang in ("nb", "en"):
         key = f"interest.kind_{kind}" if kind in ("open", "any") else f"interest.theme.{kind}"
         label = ui(services, lang, key)
-        assert typed_option(services.content, config, "nb", draft, label) == f"i:k:{kind}"
+        buttons = step_buttons(services.content, config, draft)
+        assert typed_option(buttons, "nb", label) == f"i:k:{kind}"
 
 
 async def test_the_old_combined_age_and_sober_button_still_works_on_old_messages(
@@ -474,10 +478,10 @@ async def test_the_old_combined_age_and_sober_button_still_works_on_old_messages
     """ "Ja, det stemmer" (i:l:ok) of the one question that came before the split answered
     both; pressed at the age step it moves on to the place. Its "no" asks the two apart."""
     entry = (await person.say("/interest")).first
-    age = (await person.press("i:e:yes", on=entry)).first
-    again = (await person.press("i:l:no", on=age)).first
+    age = (await person.press_label(entry, "Ja, det har jeg")).first
+    again = (await person.press("i:l:no", on=age, forged=True)).first
     assert again.callback_data == ["i:a:yes", "i:a:no"]
-    place = (await person.press("i:l:ok", on=age)).first
+    place = (await person.press("i:l:ok", on=age, forged=True)).first
     assert place.text == ui(services, "nb", "interest.place")
     draft = await draft_of(services, person)
     assert draft is not None

@@ -31,16 +31,18 @@ def ui(services: Services, lang: str, key: str, **values: object) -> str:
     return services.content.text(lang, key, **values)
 
 
-async def register(person: Person) -> Registration:
-    """Complete /interest with buttons: Lyngen, grief, evening, messages yes."""
-    message = (await person.say("/interest")).first
-    for data in (
-        *("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
-        *("i:k:grief", "i:h:evening", "i:c:yes", "i:s:ok"),
-    ):
-        assert data in message.callback_data, (data, message.text)
-        message = (await person.press(data, on=message)).first
+async def register(person: Person, lang: str = "nb") -> Registration:
+    """Complete /interest with buttons in `lang`: Lyngen, grief, evening, messages yes."""
     services: Services = person.app.bot_data.services
+    message = (await person.say("/interest")).first
+    for label in (
+        *("interest.entry_yes", "interest.age_yes", "interest.sober_ok", "Nord-Norge", "Lyngen"),
+        *("interest.theme.grief", "interest.time_evening", "interest.contact_yes"),
+        "interest.confirm",
+    ):
+        if label.startswith("interest."):
+            label = ui(services, lang, label, min_age=services.config.min_age)
+        message = (await person.press_label(message, label)).first
     reg = await services.storage.get_registration(services.user_key(person.user_id))
     assert reg is not None
     return reg
@@ -102,6 +104,7 @@ async def test_keep_extends_the_registration_and_it_is_asked_again_later(
     await run_retention(services)
 
     now[0] += 2 * DAY  # the person answers two days later
+    # The reminder is still in the outbox (the test runs no sender): its button's data.
     turn = await person.press("i:keep")
     new_expiry = day_floor(now[0] + RETENTION, OSLO)
     expected = ui(
@@ -209,7 +212,7 @@ async def test_forget_removes_a_pending_reminder(
     now[0] = reg.expires_at - REMINDER
     await run_retention(services)
     confirm = (await person.say("/forget")).first
-    await person.press("forget:yes", on=confirm)
+    await person.press_label(confirm, "Ja, slett alt")
     assert await outbox(services, now) == []
 
 
@@ -218,7 +221,7 @@ async def test_reminder_speaks_the_language_the_person_registered_in(
 ) -> None:
     """An English Telegram client, no /language choice: the flow was in English, so the
     reminder must be too (it has no update to take the language from)."""
-    reg = await register(person_factory(language_code="en"))
+    reg = await register(person_factory(language_code="en"), lang="en")
     now[0] = reg.expires_at - REMINDER
     await run_retention(services)
     rows = await outbox(services, now)
@@ -231,8 +234,8 @@ async def test_reminder_speaks_the_language_the_person_registered_in(
 async def test_reminder_follows_a_language_chosen_with_the_language_command(
     person: Person, services: Services, now: list[float]
 ) -> None:
-    await person.press("lang:en", on=(await person.say("/language")).first)
-    reg = await register(person)
+    await person.press_label((await person.say("/language")).first, "English")
+    reg = await register(person, lang="en")
     now[0] = reg.expires_at - REMINDER
     await run_retention(services)
     rows = await outbox(services, now)

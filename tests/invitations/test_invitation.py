@@ -106,24 +106,37 @@ def invitations_to(fake: FakeTelegram, chat_id: int, services: Services, lang: s
     return [s for s in fake.messages_to(chat_id) if s.text.startswith(header)]
 
 
+def lang_of(person: Person) -> str:
+    return "en" if person.language_code == "en" else "nb"
+
+
+def invitation_of(person: Person) -> Sent:
+    """The latest invitation in the person's chat, as they see it."""
+    got = invitations_to(person.fake, person.user_id, services_of(person), lang_of(person))
+    assert got, f"no invitation in the chat of {person.user_id}"
+    return got[-1]
+
+
 async def register(person: Person, place: str, kind: str, contact: str) -> None:
-    """The real /interest flow, all buttons, each taken from the message the bot sent."""
-    presses = [
-        "i:e:yes",
-        "i:a:yes",
-        "i:l:ok",
-        "i:r:nord-norge",
-        f"i:m:{place}",
-        f"i:k:{kind}",
-        "i:h:evening",
-        f"i:c:{contact}",
-        "i:s:ok",
+    """The real /interest flow, all buttons pressed by their label in the person's language."""
+    services: Services = person.app.bot_data.services
+    kind_key = f"interest.kind_{kind}" if kind in ("open", "any") else f"interest.theme.{kind}"
+    labels = [
+        "interest.entry_yes",
+        "interest.age_yes",
+        "interest.sober_ok",
+        "Nord-Norge",
+        place.capitalize(),  # the municipality's name: "lyngen" -> "Lyngen"
+        kind_key,
+        "interest.time_evening",
+        f"interest.contact_{contact}",
+        "interest.confirm",
     ]
     message = (await person.say("/interest")).first
-    for data in presses:
-        assert data in message.callback_data, (data, message.text, message.callback_data)
-        message = (await person.press(data, on=message)).first
-    services: Services = person.app.bot_data.services
+    for label in labels:
+        if label.startswith("interest."):
+            label = ui(services, lang_of(person), label, min_age=services.config.min_age)
+        message = (await person.press_label(message, label)).first
     reg = await services.storage.get_registration(services.user_key(person.user_id))
     assert reg is not None
     assert reg.contact_ok is (contact == "yes")
@@ -162,9 +175,17 @@ class Draft:
 
 async def compose(coordinator: Person, audience: str, text: str = TEXT) -> Draft:
     """/invitation, pick the audience from the bot's own buttons, write the text."""
+    services = services_of(coordinator)
+    lang = lang_of(coordinator)
+    if audience == "all":
+        label = ui(services, lang, "invitation.audience_all")
+    else:
+        plain = audience in ("open", "any")
+        key = f"interest.kind_{audience}" if plain else f"interest.theme.{audience}"
+        kind = ui(services, lang, key)
+        label = ui(services, lang, "invitation.audience_kind", kind=kind)
     choose = (await coordinator.say("/invitation")).first
-    write = (await coordinator.press(signed_button(choose, f"ci:a:{audience}~"), on=choose)).first
-    lang = "en" if coordinator.language_code == "en" else "nb"
+    write = (await coordinator.press_label(choose, label)).first
     assert write.text == ui(services_of(coordinator), lang, "invitation.write", max_chars=1500)
     turn = await coordinator.say(text)
     assert len(turn.sent) == 3, turn.texts
@@ -173,7 +194,8 @@ async def compose(coordinator: Person, audience: str, text: str = TEXT) -> Draft
 
 
 async def send_now(coordinator: Person, draft: Draft) -> Turn:
-    return await coordinator.press(signed_button(draft.confirm, "ci:s~"), on=draft.confirm)
+    send = ui(services_of(coordinator), lang_of(coordinator), "invitation.send")
+    return await coordinator.press_label(draft.confirm, send)
 
 
 def services_of(person: Person) -> Services:
@@ -280,16 +302,16 @@ async def test_rewrite_and_cancel_send_nothing(
 ) -> None:
     coordinator = town.lyngen
     draft = await compose(coordinator, "all", "Første utkast")
-    rewrite = await coordinator.press(signed_button(draft.confirm, "ci:w~"), on=draft.confirm)
+    rewrite = await coordinator.press_label(draft.confirm, "Skriv på nytt")
     assert rewrite.last.text == ui(services, "nb", "invitation.write", max_chars=1500)
     turn = await coordinator.say("Andre utkast")
     assert "Andre utkast" in turn.sent[1].text
-    cancel = await coordinator.press(signed_button(turn.sent[2], "ci:x~"), on=turn.sent[2])
+    cancel = await coordinator.press_label(turn.sent[2], "Avbryt")
     assert cancel.last.text == ui(services, "nb", "invitation.cancelled")
     assert all_outbox_rows(database) == 0
     assert await services.storage.invitations_by(services.user_key(LYNGEN)) == []
     # The old send button is dead now.
-    late = await coordinator.press(signed_button(turn.sent[2], "ci:s~"), on=turn.sent[2])
+    late = await coordinator.press_label(turn.sent[2], "Send")
     assert ui(services, "nb", "errors.stale_button") in late.texts
     assert all_outbox_rows(database) == 0
 
@@ -312,18 +334,19 @@ async def status_lines(coordinator: Person) -> list[str]:
     return turn.first.text.splitlines()
 
 
+@pytest.mark.usefixtures("sent_invitation")
 async def test_answers_show_as_counts_with_small_counts_banded(
-    town: Town, services: Services, sent_invitation: int
+    town: Town, services: Services
 ) -> None:
-    inv = sent_invitation
     for uid, answer in (
         (OPEN_NB, "yes"),
         (OPEN_EN, "yes"),
         (OPEN_NB_2, "yes"),
         (GRIEF_NB, "maybe"),
     ):
-        turn = await town[uid].press(f"inv:{inv}:{answer}")
         lang = str(town[uid].language_code)
+        label = ui(services, lang, f"invitation.answer_{answer}")
+        turn = await town[uid].press_label(invitation_of(town[uid]), label)
         assert turn.alerts == [ui(services, lang, f"invitation.thanks_{answer}")]
         assert turn.sent == []
     lines = await status_lines(town.lyngen)
@@ -335,7 +358,7 @@ async def test_answers_show_as_counts_with_small_counts_banded(
     )
     # Changing one's mind changes the counts. "Coming" stays exact: those who press it are
     # told the coordinator sees how many come, and they will be seen at the meeting anyway.
-    await town[OPEN_NB_2].press(f"inv:{inv}:no")
+    await town[OPEN_NB_2].press_label(invitation_of(town[OPEN_NB_2]), "Ikke nå")
     lines = await status_lines(town.lyngen)
     assert lines[1].endswith(f"Lyngen: kommer 2, kanskje {few}, ikke nå {few}, delte kontakt 0"), (
         lines[1]
@@ -383,12 +406,12 @@ async def test_sharing_asks_first_and_only_then_tells_the_coordinator(
     inv = sent_invitation
     before = len(fake.messages_to(LYNGEN))
     resident = town[OPEN_NB]
-    asked = await resident.press(f"inv:{inv}:share")
+    asked = await resident.press_label(invitation_of(resident), "Del kontakten min")
     assert asked.first.text == ui(services, "nb", "invitation.share_confirm")
     assert asked.first.callback_data == [f"inv:{inv}:sharey", f"inv:{inv}:sharen"]
     assert len(fake.messages_to(LYNGEN)) == before  # nothing crossed over yet
 
-    shared = await resident.press(asked.first.callback_data[0], on=asked.first)
+    shared = await resident.press_label(asked.first, "Ja, del kontakten min")
     assert shared.last.text == ui(services, "nb", "invitation.shared")
     notices = fake.messages_to(LYNGEN)[before:]
     assert len(notices) == 1
@@ -403,15 +426,16 @@ async def test_sharing_asks_first_and_only_then_tells_the_coordinator(
     assert lines[1].endswith(f"delte kontakt {few}"), lines[1]
 
 
+@pytest.mark.usefixtures("sent_invitation")
 async def test_saying_no_to_sharing_reveals_nothing(
-    town: Town, services: Services, fake: FakeTelegram, sent_invitation: int, database: Path
+    town: Town, services: Services, fake: FakeTelegram, database: Path
 ) -> None:
-    inv = sent_invitation
     before = len(fake.calls)
     resident = town[OPEN_EN]
-    asked = await resident.press(f"inv:{inv}:share")
+    share = ui(services, "en", "invitation.answer_share")
+    asked = await resident.press_label(invitation_of(resident), share)
     assert asked.first.text == ui(services, "en", "invitation.share_confirm")
-    kept = await resident.press(asked.first.callback_data[1], on=asked.first)
+    kept = await resident.press_label(asked.first, ui(services, "en", "invitation.share_no"))
     assert kept.last.text == ui(services, "en", "invitation.share_kept")
     to_coordinator = [
         c for c in fake.calls[before:] if int(c.params.get("chat_id", 0) or 0) == LYNGEN
@@ -420,34 +444,33 @@ async def test_saying_no_to_sharing_reveals_nothing(
     assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers WHERE shared = 1") == [(0,)]
 
 
-async def test_sharing_twice_tells_the_coordinator_once(
-    town: Town, fake: FakeTelegram, sent_invitation: int
-) -> None:
+@pytest.mark.usefixtures("sent_invitation")
+async def test_sharing_twice_tells_the_coordinator_once(town: Town, fake: FakeTelegram) -> None:
     """A double tap on "Yes, share" (or pressing it again later) must not send the coordinator
     the same person twice."""
-    inv = sent_invitation
     before = len(fake.messages_to(LYNGEN))
     resident = town[OPEN_NB]
-    asked = await resident.press(f"inv:{inv}:share")
-    await resident.press(f"inv:{inv}:sharey", on=asked.first)
-    await resident.press(f"inv:{inv}:sharey", on=asked.first)
+    asked = await resident.press_label(invitation_of(resident), "Del kontakten min")
+    await resident.press_label(asked.first, "Ja, del kontakten min")
+    await resident.press_label(asked.first, "Ja, del kontakten min")
     assert len(fake.messages_to(LYNGEN)) == before + 1
 
 
+@pytest.mark.usefixtures("sent_invitation")
 async def test_forget_erases_the_invitations_a_resident_got(
-    town: Town, services: Services, sent_invitation: int, database: Path
+    town: Town, services: Services, database: Path
 ) -> None:
     """/forget erases everything: no outbox row keeps their key, encrypted chat id and which
     municipality they wait in, and the old invitation's buttons stop counting them."""
-    inv = sent_invitation
     resident = town[OPEN_NB]
     key = services.user_key(OPEN_NB)
-    await resident.press(f"inv:{inv}:yes")
+    invitation = invitation_of(resident)
+    await resident.press_label(invitation, "Jeg kommer")
     asked = (await resident.say("/forget")).first
-    await resident.press("forget:yes", on=asked)
+    await resident.press_label(asked, "Ja, slett alt")
     assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers") == [(0,)]
     assert db_rows(database, "SELECT status FROM outbox WHERE recipient = ?", (key,)) == []
-    turn = await resident.press(f"inv:{inv}:yes")
+    turn = await resident.press_label(invitation, "Jeg kommer")  # the old invitation's button
     assert turn.alerts == [ui(services, "nb", "invitation.not_for_you")]
     assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers") == [(0,)]
 
@@ -564,7 +587,7 @@ async def test_a_replayed_send_queues_nothing_more(
     await relay(app)
     stale = ui(services, "nb", "errors.stale_button")
     for data in (*draft.confirm.callback_data, *draft.audience.callback_data):
-        turn = await town.lyngen.press(data, on=draft.confirm)
+        turn = await town.lyngen.press(data, on=draft.confirm, forged=True)
         assert stale in turn.texts, (data, turn.texts)
     assert all_outbox_rows(database) == len(LYNGEN_CONTACTABLE)
     assert len(await services.storage.invitations_by(services.user_key(LYNGEN))) == 1
@@ -600,11 +623,11 @@ async def test_a_revoked_coordinator_is_refused_at_the_next_step(
     assert choose.text == ui(services, "nb", "invitation.choose_audience", municipality="Lyngen")
     if revoked_at == "audience":
         await revoke()
-        turn = await coordinator.press(signed_button(choose, "ci:a:all~"), on=choose)
+        turn = await coordinator.press_label(choose, "Alle som venter")
         assert turn.alerts == [stale]
         assert turn.sent == []
     else:
-        await coordinator.press(signed_button(choose, "ci:a:all~"), on=choose)
+        await coordinator.press_label(choose, "Alle som venter")
         if revoked_at == "text":
             await revoke()
             turn = await coordinator.say(TEXT)
@@ -614,7 +637,7 @@ async def test_a_revoked_coordinator_is_refused_at_the_next_step(
             turn = await coordinator.say(TEXT)
             confirm = turn.sent[2]
             await revoke()
-            turn = await coordinator.press(signed_button(confirm, "ci:s~"), on=confirm)
+            turn = await coordinator.press_label(confirm, "Send")
             assert turn.alerts == [stale]
             assert turn.sent == []
     assert all_outbox_rows(database) == 0
@@ -656,7 +679,7 @@ async def test_a_restart_never_sends_anyone_the_invitation_twice(
         assert {status for status, _ in rows.values()} == {"sent"}
         # The invitation outlived the restart: residents answer on the new process.
         revived_resident = Person(new_app, fake, user_id=OPEN_NB)
-        turn = await revived_resident.press(f"inv:{invitation_id}:yes")
+        turn = await revived_resident.press_label(invitation_of(revived_resident), "Jeg kommer")
         assert turn.alerts == [ui(services, "nb", "invitation.thanks_yes")]
     finally:
         await stop_app(new_app)
@@ -735,15 +758,16 @@ async def test_a_resident_who_blocked_the_bot_is_dropped(
     assert tries == [OPEN_EN]  # never tried again
 
 
+@pytest.mark.usefixtures("sent_invitation")
 async def test_no_contact_is_shared_with_someone_who_lost_the_role(
-    town: Town, services: Services, fake: FakeTelegram, sent_invitation: int
+    town: Town, services: Services, fake: FakeTelegram
 ) -> None:
     # The coordinator leaves (config.yaml no longer names them) before the resident shares.
     services.config = dataclasses.replace(services.config, coordinators=())
     before = len(fake.messages_to(LYNGEN))
     resident = town[OPEN_NB]
-    asked = await resident.press(f"inv:{sent_invitation}:share")
-    answer = await resident.press(asked.first.callback_data[0], on=asked.first)
+    asked = await resident.press_label(invitation_of(resident), "Del kontakten min")
+    answer = await resident.press_label(asked.first, "Ja, del kontakten min")
     assert answer.last.text == ui(services, "nb", "invitation.share_gone")
     assert len(fake.messages_to(LYNGEN)) == before
 
@@ -752,7 +776,7 @@ async def test_forget_by_a_coordinator_removes_their_invitations(
     town: Town, services: Services, sent_invitation: int, database: Path
 ) -> None:
     confirm = (await town.lyngen.say("/forget")).first
-    await town.lyngen.press("forget:yes", on=confirm)
+    await town.lyngen.press_label(confirm, "Ja, slett alt")
     assert await services.storage.get_invitation(sent_invitation) is None
     assert db_rows(database, "SELECT COUNT(*) FROM invitation_answers") == [(0,)]
 
@@ -771,7 +795,7 @@ async def test_per_kind_audiences_follow_the_digest_and_are_checked_on_the_serve
     assert choose.button_texts == [ui(services, "nb", "invitation.audience_all")]
     for kind in ("grief", "open", "anxiety"):
         forged = services.signer.sign(LYNGEN, f"ci:a:{kind}")
-        turn = await coordinator.press(forged, on=choose)
+        turn = await coordinator.press(forged, on=choose, forged=True)
         assert ui(services, "nb", "errors.stale_button") in turn.texts, kind
     assert all_outbox_rows(database) == 0
     # Two more grief registrations: 4 open, 3 grief. Not before tomorrow's snapshot...

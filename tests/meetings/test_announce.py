@@ -23,7 +23,7 @@ import pytest
 
 from bot.config import Office
 from bot.meetings.announcements import MAX_CHARS
-from bot.meetings.views import announcement_payload
+from bot.meetings.views import announcement_message
 from bot.meetings.when import format_when
 from bot.offline.fake_bot_api import Call, FakeApiError, FakeTelegram, Sent
 from bot.outbox.progress import report_progress
@@ -475,15 +475,11 @@ async def test_sending_reaches_subscribers_there_and_coordinators_once_each_with
     assert [[b["text"] for b in row] for row in nb.buttons] == [
         [b["text"] for b in row] for row in card.buttons
     ]
-    assert (
-        nb.text == announcement_payload(services.content, services.config, "nb", meeting)["text"]
-    )
+    assert nb.text == announcement_message(services.content, services.config, "nb", meeting).text
     assert ui(services, "meetings.announcement.heading") in nb.text
     # In their own language.
     en = received(fake, region_en.user_id, since)[0]
-    assert (
-        en.text == announcement_payload(services.content, services.config, "en", meeting)["text"]
-    )
+    assert en.text == announcement_message(services.content, services.config, "en", meeting).text
     assert ui(services, "meetings.announcement.heading", "en") in en.text
     assert when_text(services, MARCH_12, "en") in en.text
     assert en.button_texts == [
@@ -559,13 +555,13 @@ async def test_list_change_and_cancel_reach_everyone_who_received_it(
     announcements = {p.user_id: received(fake, p.user_id, since)[0] for p in [*people, english]}
 
     for p in people[:3]:
-        turn = await p.press(f"mt:{meeting.id}:go", on=announcements[p.user_id])
+        turn = await p.press_label(announcements[p.user_id], "Jeg kommer")
         assert turn.alerts == [ui(services, "subscribe.meeting.coming_on")]
-    turn = await people[3].press(f"mt:{meeting.id}:rem", on=announcements[people[3].user_id])
+    turn = await people[3].press_label(announcements[people[3].user_id], "Minn meg")
     a_day_before = datetime.fromtimestamp(meeting.starts_at - 24 * 3600, OSLO)
     remind_at = when_text(services, a_day_before)
     assert turn.alerts == [ui(services, "subscribe.meeting.remind_on", remind_at=remind_at)]
-    await english.press(f"mt:{meeting.id}:rem", on=announcements[english.user_id])
+    await english.press_label(announcements[english.user_id], "Remind me")
     # people[:4] and english marked it; quiet did not, and hears of changes all the same.
 
     listing = (await office.say("/announce list")).last
@@ -663,7 +659,7 @@ async def test_list_change_and_cancel_reach_everyone_who_received_it(
 
     # The calendar button on the original announcement says it is no longer on.
     before = len(fake.sent)
-    turn = await quiet.press(f"mt:{meeting.id}:ics", on=announcements[quiet.user_id])
+    turn = await quiet.press_label(announcements[quiet.user_id], "kalenderen")
     assert turn.alerts == [ui(services, "subscribe.meeting.not_on")]
     assert "sendDocument" not in [s.method for s in fake.sent[before:]]
 
@@ -701,7 +697,7 @@ async def test_an_office_cannot_reach_another_region_even_with_a_leaked_signer(
 
     view = (await press(services, office, view, "an:t:lyngen")).last
     for forged in ("an:t:lillehammer", "an:t:oslo", "an:t:nowhere", "an:r:innlandet"):
-        turn = await office.press(services.signer.sign(OFFICE, forged), on=view)
+        turn = await office.press(services.signer.sign(OFFICE, forged), on=view, forged=True)
         assert ui(services, "announce.stale_button") in turn.text, forged
         assert (await flow_of(services, office))["targets"] == ["Lyngen"]
         assert (await flow_of(services, office))["region"] == "nord-norge"
@@ -872,7 +868,7 @@ async def test_an_office_for_several_regions_chooses_the_region_first(
     assert choice.button_texts == ["Innlandet", "Nord-Norge"]
     assert await step_of(services, office) is None  # nothing is composed before the choice
     # A region the office does not cover cannot be chosen, even with correctly signed data.
-    turn = await office.press(services.signer.sign(OFFICE, "an:r:oslo"), on=choice)
+    turn = await office.press(services.signer.sign(OFFICE, "an:r:oslo"), on=choice, forged=True)
     assert ui(services, "announce.stale_button", "en") in turn.text
     assert await step_of(services, office) is None
 
@@ -1061,7 +1057,7 @@ async def test_a_cancelled_meeting_cannot_be_changed_or_cancelled_again(
     await deliver(services, app)
     meeting = await only_meeting(services)
     announcement = received(fake, coming.user_id, since)[0]
-    await coming.press(f"mt:{meeting.id}:go", on=announcement)
+    await coming.press_label(announcement, "Jeg kommer")
 
     # The office opens a change and starts typing a new time; then, from the same list,
     # cancels the meeting.

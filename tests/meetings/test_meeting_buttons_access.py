@@ -66,10 +66,11 @@ async def make_meeting(
     return meeting
 
 
-async def follow(person: Person, region: str, code: str) -> None:
-    await person.say("/meetings")
-    await person.press(f"ms:r:{region}")
-    await person.press(f"ms:m:{code}")
+async def follow(person: Person, region: str, place: str) -> None:
+    """/meetings, the region's button, then the municipality's (by their names)."""
+    regions = (await person.say("/meetings")).last
+    places = (await person.press_label(regions, region)).last
+    await person.press_label(places, place)
 
 
 async def announce(services: Services, app: Application, meeting: Meeting) -> None:
@@ -92,7 +93,7 @@ async def lyngen(
 ) -> tuple[Person, Meeting, Sent]:
     """A follower of Lyngen with the announcement of a Lyngen meeting."""
     follower = person_factory(user_id=4001)
-    await follow(follower, "nord-norge", "lyngen")
+    await follow(follower, "Nord-Norge", "Lyngen")
     meeting = await make_meeting(services)
     await announce(services, app, meeting)
     return follower, meeting, last_to(fake, follower.user_id)
@@ -137,7 +138,7 @@ async def test_a_borrowed_button_is_refused_with_no_file_and_no_mark(
         assert not turn.sent
     # Even someone who follows Lyngen too cannot use another person's signed button.
     other = person_factory(user_id=6667, language_code="en")
-    await follow(other, "nord-norge", "lyngen")
+    await follow(other, "Nord-Norge", "Lyngen")
     turn = await other.press_label(message, ui(services, "meetings.button.go"))
     assert turn.alerts == [ui(services, "subscribe.meeting.not_yours", "en")]
     assert await services.storage.mark_counts(meeting.id) == {"coming": 0, "remind": 0}
@@ -157,7 +158,7 @@ async def test_a_tampered_or_garbled_tag_is_refused(
         f"{plain}~ø{tag[1:]}",  # a non-ASCII tag: answered, never a crash
         f"{plain}~",
     ):
-        turn = await follower.press(forged, on=message)
+        turn = await follower.press(forged, on=message, forged=True)
         assert turn.alerts == [refused], forged
         assert documents(turn.calls) == 0
     assert await services.storage.mark_counts(other.id) == {"coming": 0, "remind": 0}
@@ -171,9 +172,9 @@ async def test_unsigned_buttons_work_only_on_a_meeting_for_ones_places(
     refused = ui(services, "subscribe.meeting.not_yours")
     nobody = person_factory(user_id=6100)
     elsewhere = person_factory(user_id=6101)
-    await follow(elsewhere, "nord-norge", "alta")  # the same region, another place
+    await follow(elsewhere, "Nord-Norge", "Alta")  # the same region, another place
     innlandet = person_factory(user_id=6102)
-    await follow(innlandet, "innlandet", "gjovik")
+    await follow(innlandet, "Innlandet", "Gjøvik")
     for person in (nobody, elsewhere, innlandet):
         for action in ("ics", "go", "rem"):
             turn = await person.press(f"mt:{meeting.id}:{action}")
@@ -182,7 +183,7 @@ async def test_unsigned_buttons_work_only_on_a_meeting_for_ones_places(
     assert await services.storage.mark_counts(meeting.id) == {"coming": 0, "remind": 0}
 
     follower = person_factory(user_id=6103)
-    await follow(follower, "nord-norge", "tromso")
+    await follow(follower, "Nord-Norge", "Tromsø")
     turn = await follower.press(f"mt:{meeting.id}:ics")
     assert documents(turn.calls) == 1
     assert (await follower.press(f"mt:{meeting.id}:go")).alerts == [
@@ -196,9 +197,9 @@ async def test_the_whole_region_a_registration_or_a_role_lists_a_meeting(
     """Listed by places, not by who got it: whoever receives announcements later."""
     meeting = await make_meeting(services, ("Lyngen",))
     region = person_factory(user_id=7001)
-    await region.say("/meetings")
-    await region.press("ms:r:nord-norge")
-    await region.press("ms:w:nord-norge")
+    regions = (await region.say("/meetings")).last
+    places = (await region.press_label(regions, "Nord-Norge")).last
+    await region.press_label(places, "Hele Nord-Norge")
     registered = person_factory(user_id=7002)
     key = services.user_key(registered.user_id)
     reg = Registration(key, "Lyngen", "nord-norge", "open", "evening", True, int(T0), int(T0),
@@ -223,7 +224,7 @@ async def test_a_signed_button_keeps_working_after_unfollowing(
     """It was sent to them: the calendar file stays theirs, and so does taking a mark back."""
     follower, _, message = lyngen
     await follower.press_label(message, ui(services, "meetings.button.rem"))
-    await follower.press("ms:all")
+    await follower.press_label((await follower.say("/meetings")).last, "Stopp alle")
     assert await services.storage.subscriptions_of(services.user_key(follower.user_id)) == []
     turn = await follower.press_label(message, ui(services, "meetings.button.ics"))
     assert documents(turn.calls) == 1

@@ -26,21 +26,28 @@ from telegram import Update
 from telegram.ext import Application
 from telegram.request import RequestData
 
-from bot.composition import build_application, create_services
+from bot.composition import create_services
 from bot.config import Config
 from bot.content import Content
-from bot.general import cancel_unknown as misc
 from bot.meetings import handlers as meetings
 from bot.meetings.calendar_file import ics_filename, meeting_uid
 from bot.meetings.reminders import enqueue_meeting_reminders
-from bot.meetings.views import announcement_payload, reminder_payload
+from bot.meetings.views import announcement_message, follow_button, reminder_message
 from bot.meetings.when import format_when, from_timestamp
 from bot.offline.fake_bot_api import FakeBotRequest, FakeTelegram, Sent
 from bot.offline.fake_updates import callback_update_json
 from bot.outbox.sender import Sender
 from bot.services import Services
 from bot.storage import Meeting
-from tests.support import USER_ID, PacingClock, Person, PersonFactory, Turn, stop_app
+from tests.support import (
+    USER_ID,
+    PacingClock,
+    Person,
+    PersonFactory,
+    Turn,
+    start_app,
+    stop_app,
+)
 
 T0 = 1_700_000_000.0  # Tuesday 14.11.2023 23:13 in Oslo
 DAY = 24 * 3600
@@ -87,13 +94,9 @@ def capture(fake: FakeTelegram) -> DocumentCapture:
 
 
 async def start(services: Services, request: FakeBotRequest) -> Application:
-    """The real Application on the fake, with the meetings handlers where app.py puts them."""
-    app = build_application(services, request=request, with_updater=False)
-    handlers = app.handlers[0]
-    if not any(h in handlers for h in meetings.HANDLERS):
-        at = handlers.index(misc.HANDLERS[0])
-        handlers[at:at] = meetings.HANDLERS
-    await app.initialize()
+    """The real Application on the fake, started as every mode starts it (tests/support.py)."""
+    app = await start_app(services, request=request)
+    assert any(h in app.handlers[0] for h in meetings.HANDLERS)  # the composition has them
     return app
 
 
@@ -148,25 +151,32 @@ async def announce(services: Services, app: Application, meeting: Meeting) -> No
     rows = []
     for key, chat in await storage.subscribers_for(meeting.region_id, meeting.municipalities):
         lang = await storage.get_language(key) or services.config.default_language
-        rows.append(
-            (key, chat, announcement_payload(services.content, services.config, lang, meeting))
-        )
+        message = announcement_message(services.content, services.config, lang, meeting)
+        rows.append((key, chat, message.to_payload()))
     await storage.enqueue(f"test-announcement:{meeting.id}", rows)
     await deliver(services, app)
 
 
-async def follow(person: Person, *buttons: str) -> Turn:
-    """/meetings, then press `buttons` one after the other on the message each one shows."""
+async def follow(person: Person, region: str, place: str | None = None) -> Turn:
+    """/meetings, then the region's button, then `place` in it (without one: the whole region)."""
+    services: Services = person.app.bot_data.services
+    lang = "en" if person.language_code == "en" else "nb"
     turn = await person.say("/meetings")
-    for data in buttons:
-        message = turn.last
-        assert data in message.callback_data, (data, message.text)
-        turn = await person.press(data, on=message)
-    return turn
+    region_button = ui(services, lang, "subscribe.button.region", region=region)
+    turn = await person.press_label(turn.last, region_button)
+    whole = ui(services, lang, "subscribe.button.whole_region", region=region)
+    return await person.press_label(turn.last, place or whole)
 
 
 def key_of(services: Services, person: Person) -> str:
     return services.user_key(person.user_id)
+
+
+async def press_exactly(person: Person, sent: Sent, label: str) -> Turn:
+    """Press the button labelled exactly `label` (English "Stop all" is also part of "Stop all
+    of Innlandet")."""
+    (data,) = [b["callback_data"] for row in sent.buttons for b in row if b["text"] == label]
+    return await person.press(data, on=sent)
 
 
 # --- /meetings ---------------------------------------------------------------------------------
@@ -185,13 +195,14 @@ async def test_follow_a_municipality_and_a_region_see_and_stop_them(
     assert first.callback_data == ["ms:r:nord-norge", "ms:r:innlandet", "ms:r:oslo"]
     assert ui(services, lang, "subscribe.button.region", region="Nord-Norge") in first.button_texts
 
-    region = (await person.press("ms:r:nord-norge", on=first)).last
+    nord_norge = ui(services, lang, "subscribe.button.region", region="Nord-Norge")
+    region = (await person.press_label(first, nord_norge)).last
     assert region.text == ui(services, lang, "subscribe.region_intro", region="Nord-Norge")
     assert region.callback_data[0] == "ms:w:nord-norge"
     assert "ms:m:lyngen" in region.callback_data
     assert region.callback_data[-1] == "ms:home"
 
-    turn = await person.press("ms:m:lyngen", on=region)
+    turn = await person.press_label(region, "Lyngen")
     assert turn.methods()[-1] == "editMessageText"  # the view changes in place
     shown = turn.last
     assert ui(services, lang, "subscribe.subscribed", place="Lyngen") in shown.text
@@ -200,8 +211,10 @@ async def test_follow_a_municipality_and_a_region_see_and_stop_them(
     assert "ms:all" in shown.callback_data
 
     # The whole of another region.
-    region = (await person.press("ms:r:innlandet", on=shown)).last
-    shown = (await person.press("ms:w:innlandet", on=region)).last
+    innlandet = ui(services, lang, "subscribe.button.region", region="Innlandet")
+    region = (await person.press_label(shown, innlandet)).last
+    whole_innlandet = ui(services, lang, "subscribe.button.whole_region", region="Innlandet")
+    shown = (await person.press_label(region, whole_innlandet)).last
     whole = ui(services, lang, "subscribe.whole_region", region="Innlandet")
     assert ui(services, lang, "subscribe.subscribed", place=whole) in shown.text
     assert await storage.subscriptions_of(key) == [("innlandet", ""), ("nord-norge", "Lyngen")]
@@ -219,16 +232,18 @@ async def test_follow_a_municipality_and_a_region_see_and_stop_them(
     again = (await person.say("/meetings")).first
     assert ui(services, lang, "subscribe.place_line", place="Lyngen") in again.text
     assert ui(services, lang, "subscribe.place_line", place=whole) in again.text
-    region = (await person.press("ms:r:nord-norge", on=again)).last
+    region = (await person.press_label(again, nord_norge)).last
     assert ui(services, lang, "subscribe.followed", name="Lyngen") in region.button_texts
     assert "Alta" in region.button_texts
 
     # Stop one, then all.
-    shown = (await person.press("ms:un:lyngen", on=again)).last
+    stop_lyngen = ui(services, lang, "subscribe.button.stop", place="Lyngen")
+    shown = (await person.press_label(again, stop_lyngen)).last
     assert ui(services, lang, "subscribe.unsubscribed", place="Lyngen") in shown.text
     assert await storage.subscriptions_of(key) == [("innlandet", "")]
     assert shown.callback_data[-2:] == ["ms:unr:innlandet", "ms:all"]
-    shown = (await person.press("ms:all", on=shown)).last
+    stop_all = ui(services, lang, "subscribe.button.stop_all")
+    shown = (await press_exactly(person, shown, stop_all)).last
     assert ui(services, lang, "subscribe.stopped_all") in shown.text
     assert ui(services, lang, "subscribe.none") in shown.text
     assert await storage.subscriptions_of(key) == []
@@ -238,8 +253,8 @@ async def test_follow_a_municipality_and_a_region_see_and_stop_them(
 async def test_following_twice_says_so_and_keeps_one_subscription(
     person: Person, services: Services
 ) -> None:
-    await follow(person, "ms:r:nord-norge", "ms:m:alta")
-    turn = await follow(person, "ms:r:nord-norge", "ms:m:alta")
+    await follow(person, "Nord-Norge", "Alta")
+    turn = await follow(person, "Nord-Norge", "Alta")
     assert ui(services, "nb", "subscribe.already", place="Alta") in turn.last.text
     assert await services.storage.subscriptions_of(key_of(services, person)) == [
         ("nord-norge", "Alta")
@@ -251,13 +266,13 @@ async def test_follow_button_after_registering_sends_a_new_message(
 ) -> None:
     lyngen = config.municipality_named("Lyngen")
     assert lyngen is not None
-    button = meetings.follow_button(content, "nb", lyngen)
+    button = follow_button(content, "nb", lyngen)
     assert button.callback_data == "ms:sub:lyngen"
     assert button.text == ui(services, "nb", "subscribe.button.follow", place="Lyngen")
-    assert "Lyngen" in meetings.follow_button(content, "en", lyngen).text
+    assert "Lyngen" in follow_button(content, "en", lyngen).text
 
     saved = Sent(USER_ID, 77, "Takk! Interessen din er registrert ...", [[button.to_dict()]])
-    turn = await person.press("ms:sub:lyngen", on=saved)
+    turn = await person.press_label(saved, "Følg informasjonsmøter i Lyngen")
     assert "editMessageText" not in turn.methods()  # "registration saved" stays as it was
     assert ui(services, "nb", "subscribe.subscribed", place="Lyngen") in turn.first.text
     assert await services.storage.subscriptions_of(key_of(services, person)) == [
@@ -271,7 +286,7 @@ async def test_a_language_chosen_before_is_kept(
     person = person_factory(language_code="nb")
     key = key_of(services, person)
     await services.storage.set_language(key, "en")
-    turn = await follow(person, "ms:r:nord-norge", "ms:m:lyngen")
+    turn = await follow(person, "Nord-Norge", "Lyngen")
     assert ui(services, "en", "subscribe.subscribed", place="Lyngen") in turn.last.text
     assert await services.storage.get_language(key) == "en"
 
@@ -288,7 +303,7 @@ async def announced(
     """The person follows Lyngen and gets an announcement of a meeting there."""
     followed = await services.storage.subscriptions_of(key_of(services, person))
     if not {("nord-norge", ""), ("nord-norge", "Lyngen")} & set(followed):
-        await follow(person, "ms:r:nord-norge", "ms:m:lyngen")
+        await follow(person, "Nord-Norge", "Lyngen")
     meeting = await make_meeting(services, **kwargs)
     await announce(services, app, meeting)
     message = person.fake.messages_to(person.user_id)[-1]
@@ -336,16 +351,17 @@ async def test_remind_me_toggles_and_counts(
     meeting, message = await announced(person, services, app)
     storage = services.storage
 
-    turn = await person.press(f"mt:{meeting.id}:rem", on=message)
+    remind = ui(services, "nb", "meetings.button.rem")
+    turn = await person.press_label(message, remind)
     a_day_before = from_timestamp(meeting.starts_at - DAY, services.config.timezone)
     remind_at = format_when(a_day_before, "nb", services.content, services.config.timezone)
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_on", remind_at=remind_at)]
     assert "fredag 17. november 2023 kl. 18.13" in turn.alerts[0]  # the day before, its hour
     assert (await storage.mark_counts(meeting.id))["remind"] == 1
-    turn = await person.press(f"mt:{meeting.id}:rem", on=message)
+    turn = await person.press_label(message, remind)
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_off")]
     assert (await storage.mark_counts(meeting.id))["remind"] == 0
-    await person.press(f"mt:{meeting.id}:rem", on=message)
+    await person.press_label(message, remind)
     assert await storage.mark_counts(meeting.id) == {"coming": 0, "remind": 1}
     assert turn.sent == []  # an alert only: the announcement stays as it was
 
@@ -357,18 +373,18 @@ async def test_im_coming_is_an_anonymous_count(
 ) -> None:
     first = person_factory()
     second = person_factory(user_id=OTHER_ID, language_code="en")
-    await follow(second, "ms:r:nord-norge", "ms:w:nord-norge")
+    await follow(second, "Nord-Norge")
     meeting, message = await announced(first, services, app)
     storage = services.storage
 
-    turn = await first.press(f"mt:{meeting.id}:go", on=message)
+    turn = await first.press_label(message, "Jeg kommer")
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.coming_on")]
     second_message = second.fake.messages_to(OTHER_ID)[-1]
     turn = await second.press_label(second_message, "I'm coming")
     assert turn.alerts == [ui(services, "en", "subscribe.meeting.coming_on")]
     assert await storage.mark_counts(meeting.id) == {"coming": 2, "remind": 0}
 
-    turn = await first.press(f"mt:{meeting.id}:go", on=message)
+    turn = await first.press_label(message, "Jeg kommer")
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.coming_off")]
     assert await storage.mark_counts(meeting.id) == {"coming": 1, "remind": 0}
 
@@ -380,11 +396,11 @@ async def test_stop_ends_the_subscriptions_the_meeting_came_through(
 ) -> None:
     key = key_of(services, person)
     storage = services.storage
-    await follow(person, "ms:r:nord-norge", "ms:w:nord-norge")
-    await follow(person, "ms:r:nord-norge", "ms:m:lyngen")
-    await follow(person, "ms:r:nord-norge", "ms:m:alta")
-    await follow(person, "ms:r:innlandet", "ms:m:gjovik")
-    meeting, message = await announced(person, services, app)
+    await follow(person, "Nord-Norge")
+    await follow(person, "Nord-Norge", "Lyngen")
+    await follow(person, "Nord-Norge", "Alta")
+    await follow(person, "Innlandet", "Gjøvik")
+    _, message = await announced(person, services, app)
 
     turn = await person.press_label(message, ui(services, "nb", "meetings.button.stop"))
     whole = ui(services, "nb", "subscribe.whole_region", region="Nord-Norge")
@@ -396,11 +412,12 @@ async def test_stop_ends_the_subscriptions_the_meeting_came_through(
     assert await storage.subscribers_for("nord-norge", ["Lyngen"]) == []
 
     # "Follow again" undoes it; pressing stop a second time has nothing left to stop.
-    turn = await person.press("ms:sub:lyngen", on=turn.first)
+    turn = await person.press_label(turn.first, "Lyngen")
     assert ui(services, "nb", "subscribe.subscribed", place="Lyngen") in turn.first.text
     assert ("nord-norge", "Lyngen") in await storage.subscriptions_of(key)
-    await person.press(f"mt:{meeting.id}:stop", on=message)
-    turn = await person.press(f"mt:{meeting.id}:stop", on=message)
+    stop = ui(services, "nb", "meetings.button.stop")
+    await person.press_label(message, stop)
+    turn = await person.press_label(message, stop)
     assert turn.first.text == ui(services, "nb", "subscribe.meeting.stopped_nothing")
     assert turn.first.callback_data == ["ms:home"]
 
@@ -412,7 +429,7 @@ async def test_stop_still_works_on_a_cancelled_meeting(
 ) -> None:
     meeting, message = await announced(person, services, app)
     await services.storage.update_meeting(replace(meeting, status="cancelled"))
-    await person.press(f"mt:{meeting.id}:stop", on=message)
+    await person.press_label(message, ui(services, "nb", "meetings.button.stop"))
     assert await services.storage.subscriptions_of(key_of(services, person)) == []
 
 
@@ -427,15 +444,15 @@ async def test_a_cancelled_unknown_or_past_meeting_is_no_longer_on(
     not_on = ui(services, "nb", "subscribe.meeting.not_on")
     await storage.update_meeting(replace(meeting, status="cancelled"))
     for action in ("ics", "rem", "go"):
-        turn = await person.press(f"mt:{meeting.id}:{action}", on=message)
+        turn = await person.press_label(message, ui(services, "nb", f"meetings.button.{action}"))
         assert turn.alerts == [not_on]
         assert turn.sent == []
     assert await storage.mark_counts(meeting.id) == {"coming": 0, "remind": 0}
-    assert (await person.press("mt:999:go", on=message)).alerts == [not_on]
+    assert (await person.press("mt:999:go", on=message, forged=True)).alerts == [not_on]
 
     later, later_message = await announced(person, services, app)
     now[0] = later.starts_at + 3600
-    turn = await person.press(f"mt:{later.id}:go", on=later_message)
+    turn = await person.press_label(later_message, "Jeg kommer")
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.past")]
     assert await storage.mark_counts(later.id) == {"coming": 0, "remind": 0}
 
@@ -512,9 +529,9 @@ async def test_reminder_the_day_before_once_in_each_persons_language(
 ) -> None:
     nb = person_factory()
     en = person_factory(user_id=OTHER_ID, language_code="en")
-    await follow(en, "ms:r:nord-norge", "ms:m:lyngen")
+    await follow(en, "Nord-Norge", "Lyngen")
     meeting, message = await announced(nb, services, app)
-    await nb.press(f"mt:{meeting.id}:rem", on=message)
+    await nb.press_label(message, "Minn meg på det")
     await en.press_label(en.fake.messages_to(OTHER_ID)[-1], "Remind me")
     storage = services.storage
 
@@ -531,8 +548,8 @@ async def test_reminder_the_day_before_once_in_each_persons_language(
     by_key = {r.recipient: r.payload for r in rows}
     for person, lang in ((nb, "nb"), (en, "en")):
         sign = functools.partial(services.signer.sign, person.user_id)  # for them alone
-        expected = reminder_payload(services.content, services.config, lang, meeting, sign)
-        assert by_key[key_of(services, person)] == expected
+        expected = reminder_message(services.content, services.config, lang, meeting, sign)
+        assert by_key[key_of(services, person)] == expected.to_payload()
 
     await deliver(services, app)
     for person, lang in ((nb, "nb"), (en, "en")):
@@ -554,9 +571,9 @@ async def test_reminders_survive_a_restart_and_are_never_sent_twice(
     now: list[float],
 ) -> None:
     meeting, message = await announced(person, services, app)
-    second, _ = await announced(person, services, app, starts_at=START + 2 * DAY)
-    await person.press(f"mt:{meeting.id}:rem", on=message)
-    await person.press(f"mt:{second.id}:rem")
+    second, second_message = await announced(person, services, app, starts_at=START + 2 * DAY)
+    await person.press_label(message, "Minn meg på det")
+    await person.press_label(second_message, "Minn meg på det")
     await app.shutdown()
     await services.storage.close()  # the bot stops; the marks are in the database
 
@@ -591,14 +608,14 @@ async def test_no_reminder_when_turned_off_cancelled_or_set_within_a_day(
     app: Application,
     now: list[float],
 ) -> None:
-    off, off_message = await announced(person, services, app)
-    await person.press(f"mt:{off.id}:rem", on=off_message)
-    await person.press(f"mt:{off.id}:rem", on=off_message)  # turned off again
+    _, off_message = await announced(person, services, app)
+    await person.press_label(off_message, "Minn meg på det")
+    await person.press_label(off_message, "Minn meg på det")  # turned off again
     cancelled, cancelled_message = await announced(person, services, app)
-    await person.press(f"mt:{cancelled.id}:rem", on=cancelled_message)
+    await person.press_label(cancelled_message, "Minn meg på det")
     await services.storage.update_meeting(replace(cancelled, status="cancelled"))
     soon, soon_message = await announced(person, services, app, starts_at=int(T0) + 5 * 3600)
-    turn = await person.press(f"mt:{soon.id}:rem", on=soon_message)
+    turn = await person.press_label(soon_message, "Minn meg på det")
     assert turn.alerts == [ui(services, "nb", "subscribe.meeting.remind_soon")]
     assert (await services.storage.mark_counts(soon.id))["remind"] == 1  # still counted
 
@@ -617,14 +634,14 @@ async def test_forget_removes_subscriptions_and_marks(
     now: list[float],
 ) -> None:
     key = key_of(services, person)
-    await follow(person, "ms:r:innlandet", "ms:w:innlandet")
+    await follow(person, "Innlandet")
     meeting, message = await announced(person, services, app)
-    await person.press(f"mt:{meeting.id}:rem", on=message)
-    await person.press(f"mt:{meeting.id}:go", on=message)
+    await person.press_label(message, "Minn meg på det")
+    await person.press_label(message, "Jeg kommer")
     assert await services.storage.mark_counts(meeting.id) == {"coming": 1, "remind": 1}
 
     confirm = (await person.say("/forget")).first
-    await person.press("forget:yes", on=confirm)
+    await person.press_label(confirm, "Ja, slett alt")
     storage = services.storage
     assert await storage.subscriptions_of(key) == []
     assert await storage.mark_counts(meeting.id) == {"coming": 0, "remind": 0}

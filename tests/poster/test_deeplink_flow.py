@@ -18,13 +18,13 @@ async def test_a_poster_link_offers_interest_and_meetings_for_its_municipality(
     # The English poster chose the language for the rest of the chat.
     assert await services.storage.get_language(services.user_key(7101)) == "en"
 
-    entry = (await person.press("i:start:lyngen", on=welcome)).first
+    entry = (await person.press_label(welcome, "Register interest in a group in Lyngen")).first
     assert entry.text == content.text("en", "interest.entry")
-    age = (await person.press("i:e:yes", on=entry)).first
-    limits = (await person.press("i:a:yes", on=age)).first
-    place = (await person.press("i:l:ok", on=limits)).first
+    age = (await person.press_label(entry, "Yes, there is")).first
+    limits = (await person.press_label(age, "Yes, I am 18 or older")).first
+    place = (await person.press_label(limits, "Yes, I can")).first
     assert place.button_texts[0] == "📍 Lyngen"
-    kind = (await person.press("i:m:lyngen", on=place)).first
+    kind = (await person.press_label(place, "Lyngen")).first
     assert kind.text == content.text("en", "interest.kind")
 
 

@@ -29,10 +29,8 @@ from telegram.request import RequestData
 
 from bot.chat.rendering import main_menu_keyboard
 from bot.cli import main
-from bot.composition import build_application
 from bot.config import Config, Municipality, parse_config
 from bot.content import Content
-from bot.general import cancel_unknown as misc
 from bot.offline.fake_bot_api import BOT_USERNAME, FakeBotRequest, FakeTelegram, Sent
 from bot.offline.fake_bot_server import FakeTelegramServer
 from bot.poster import handlers as poster_handlers
@@ -40,7 +38,7 @@ from bot.poster import pdf as poster
 from bot.poster.deep_links import parse_start_payload, start_link
 from bot.roles.lookup import Roles
 from bot.services import Services
-from tests.support import CONFIG_PATH, ROOT, PersonFactory, Turn, stop_app
+from tests.support import CONFIG_PATH, ROOT, PersonFactory, Turn, start_app, stop_app
 
 ADMIN = 100000001
 LYNGEN = 100000002  # coordinator for Lyngen only
@@ -225,13 +223,9 @@ def capture(fake: FakeTelegram) -> DocumentCapture:
 
 @pytest.fixture
 async def app(services: Services, capture: DocumentCapture) -> AsyncIterator[Application]:
-    """The real Application on the fake, with the poster handlers where app.py puts them."""
-    application = build_application(services, request=capture, with_updater=False)
-    handlers = application.handlers[0]
-    if not any(h in handlers for h in poster_handlers.HANDLERS):
-        at = handlers.index(misc.HANDLERS[0])
-        handlers[at:at] = poster_handlers.HANDLERS
-    await application.initialize()
+    """The real Application on the fake, started as every mode starts it (tests/support.py)."""
+    application = await start_app(services, request=capture)
+    assert any(h in application.handlers[0] for h in poster_handlers.HANDLERS)
     try:
         yield application
     finally:

@@ -102,12 +102,15 @@ def secrets_in(text: str, services: Services, extra: tuple[str, ...] = ()) -> li
 
 
 async def register(person: Person, place: str, kind: str) -> Sent:
-    """The real /interest flow with its own buttons; the message that confirms it."""
+    """The real /interest flow, its buttons pressed by their label; the message that confirms it.
+    `place` is a municipality's code ("lyngen"), `kind` a kind of group ("open", a theme)."""
+    services: Services = person.app.bot_data.services
+    kind_key = f"interest.kind_{kind}" if kind in ("open", "any") else f"interest.theme.{kind}"
     message = (await person.say("/interest")).first
-    presses = ("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", f"i:m:{place}")
-    for data in (*presses, f"i:k:{kind}", "i:h:evening", "i:c:yes", "i:s:ok"):
-        assert data in message.callback_data, (data, message.text)
-        message = (await person.press(data, on=message)).first
+    labels = ("Ja, det har jeg", "Ja, jeg er 18", "Ja, det kan jeg", "Nord-Norge")
+    theirs = (place.capitalize(), services.content.text("nb", kind_key))
+    for label in (*labels, *theirs, "På kvelden", "Ja, send meg beskjed", "Bekreft"):
+        message = (await person.press_label(message, label)).first
     return message
 
 
@@ -127,23 +130,25 @@ async def journey(app: App, person_factory: PersonFactory, now: list[float]) -> 
     await kari.say(CRISIS)
     saved = await register(kari, "lyngen", "relatives_addiction")
     if saved.callback_data:
-        await kari.press(saved.callback_data[0], on=saved)  # follow meetings there
+        await kari.press_label(saved, "Følg informasjonsmøter")  # follow meetings there
     for i in range(3):
         await register(person_factory(user_id=7000 + i), "lyngen", "open")
     now[0] += DAY  # coordinators see the day's snapshot
     coordinator = person_factory(user_id=LYNGEN_COORDINATOR)
     await coordinator.say("/digest")
     choose = (await coordinator.say("/invitation")).first
-    await coordinator.press(signed(choose, "ci:a:all~"), on=choose)
+    await coordinator.press_label(choose, "Alle som venter")
     confirm = (await coordinator.say(INVITATION)).last
-    await coordinator.press(signed(confirm, "ci:s~"), on=confirm)
+    await coordinator.press_label(confirm, "Send")
     clock = PacingClock()
     await Sender(services, sleep=clock.sleep, timer=clock).run_until_idle(app.bot, timeout=600)
     sent = await services.storage.invitations_by(services.user_key(LYNGEN_COORDINATOR))
     assert sent, "the invitation went out"
     assert any(INVITATION in m.text for m in kari.fake.messages_to(SECRET_ID))
-    await kari.press(f"inv:{sent[0].id}:yes")
-    await kari.press(f"inv:{sent[0].id}:sharey")
+    invitation = [m for m in kari.fake.messages_to(SECRET_ID) if INVITATION in m.text][-1]
+    await kari.press_label(invitation, "Jeg kommer")
+    asked = (await kari.press_label(invitation, "Del kontakten min")).first
+    await kari.press_label(asked, "Ja, del kontakten min")
     await kari.press(f"t:{MARKER}")  # forged buttons
     await kari.press("i:k:" + "x" * 40)
     await kari.say(f"/{MARKER}")  # an unknown command
@@ -155,8 +160,8 @@ async def test_a_whole_journey_at_debug_logs_no_id_key_words_or_sql(
 ) -> None:
     services: Services = app.bot_data.services
     kari = await journey(app, person_factory, now)
-    await kari.say("/forget")
-    await kari.press("forget:yes")
+    confirm = (await kari.say("/forget")).first
+    await kari.press_label(confirm, "Ja, slett alt")
 
     assert any(r.name == "selvhjelp.events" for r in guarded.records), "our events are logged"
     for handler in (raw, guarded):
@@ -342,7 +347,7 @@ async def test_resident_times_are_stored_as_local_midnights(
     half = person_factory(user_id=SECRET_ID + 1)
     now[0] += 3 * 3600 + 17  # another time of day: a form left half done, a language chosen
     await half.say("/interest")
-    await half.press("lang:en", on=(await half.say("/language")).first)
+    await half.press_label((await half.say("/language")).first, "English")
 
     times = resident_times(database)
     tables = {name.split(".")[0] for name, _ in times}

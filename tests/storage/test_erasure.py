@@ -47,15 +47,41 @@ def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-async def register(person: Person, kind: str = THEME) -> None:
-    """Complete /interest with buttons: Lyngen, `kind`, day, messages yes."""
+def ui(person: Person, lang: str, key: str, **values: object) -> str:
+    services: Services = person.app.bot_data.services
+    return services.content.text(lang, key, **values)
+
+
+async def register(person: Person, kind: str = THEME, lang: str = "nb") -> None:
+    """Complete /interest with buttons in `lang`: Lyngen, `kind`, day, messages yes."""
+    kind_key = f"interest.kind_{kind}" if kind in ("open", "any") else f"interest.theme.{kind}"
     message = (await person.say("/interest")).first
-    for data in (
-        *("i:e:yes", "i:a:yes", "i:l:ok", "i:r:nord-norge", "i:m:lyngen"),
-        *(f"i:k:{kind}", "i:h:day", "i:c:yes", "i:s:ok"),
+    for label in (
+        *("interest.entry_yes", "interest.age_yes", "interest.sober_ok", "Nord-Norge", "Lyngen"),
+        *(kind_key, "interest.time_day", "interest.contact_yes", "interest.confirm"),
     ):
-        assert data in message.callback_data, (data, message.text)
-        message = (await person.press(data, on=message)).first
+        if label.startswith("interest."):
+            label = ui(person, lang, label, min_age=18)
+        message = (await person.press_label(message, label)).first
+
+
+async def follow_lyngen(person: Person) -> None:
+    """/meetings, Nord-Norge, Lyngen."""
+    regions = (await person.say("/meetings")).last
+    places = (await person.press_label(regions, "Nord-Norge")).last
+    await person.press_label(places, "Lyngen")
+
+
+async def stop_following(person: Person) -> None:
+    """/meetings, "Stop all"."""
+    await person.press_label((await person.say("/meetings")).last, "Stopp alle")
+
+
+async def withdraw(person: Person, lang: str = "nb") -> None:
+    """/mine, "Withdraw", confirmed."""
+    mine = (await person.say("/mine")).first
+    ask = (await person.press_label(mine, ui(person, lang, "mine.withdraw"))).first
+    await person.press_label(ask, ui(person, lang, "mine.withdraw_yes"))
 
 
 def query(database: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -109,7 +135,7 @@ async def make_world(
     await register(person)
     key = services.user_key(USER_ID)
     storage = services.storage
-    await person.press("ms:m:lyngen")
+    await follow_lyngen(person)
     assert await storage.subscriptions_of(key)
     chat = services.cipher.encrypt(USER_ID, key)
     meeting_id = await storage.create_meeting(
@@ -135,6 +161,7 @@ async def make_world(
     targets = await storage.contactable_in("nord-norge", "Lyngen")
     assert key in {k for k, _ in targets}
     await storage.enqueue(campaign(invitation), [(k, c, {"text": "Møte"}) for k, c in targets])
+    # The invitation is only queued here: the person answers with the button it carries.
     turn = await person.press(f"inv:{invitation}:yes")
     assert (await storage.invitation_counts(invitation))["yes"] == 1, turn.texts
     await storage.enqueue("meeting:1", [(key, chat, {"text": "Infomøte"})])
@@ -171,8 +198,8 @@ async def test_forget_leaves_nothing_in_any_file_of_the_data_folder(
 ) -> None:
     person, key, needles, invitation = await make_world(services, person_factory, database)
 
-    await person.say("/forget")
-    done = await person.press("forget:yes")
+    confirm = (await person.say("/forget")).first
+    done = await person.press_label(confirm, "Ja, slett alt")
 
     assert "Ferdig" in done.text
     assert left_about(database, key) == {}
@@ -189,10 +216,10 @@ async def test_withdrawal_removes_the_registration_and_all_that_only_served_it(
 ) -> None:
     person, key, needles, invitation = await make_world(services, person_factory, database)
     storage = services.storage
-    await person.press("ms:all")  # stop following meetings: nothing else needs the chat id
+    await stop_following(person)  # nothing else needs the chat id
     await storage.clear_mark(1, key, "coming")
 
-    await person.press("i:wy")  # withdraw, confirmed
+    await withdraw(person)
 
     assert await storage.get_registration(key) is None
     assert left_about(database, key) == {}
@@ -210,7 +237,7 @@ async def test_withdrawal_keeps_only_what_still_serves_a_purpose(
     and so do the mark and the queued announcement; the invitation and its answer go."""
     person, key, needles, invitation = await make_world(services, person_factory, database)
 
-    await person.press("i:wy")  # withdraw, confirmed
+    await withdraw(person)
 
     left = left_about(database, key)
     assert left == {"residents": 1, "meeting_marks": 1, "subscriptions": 1, "outbox": 1}
@@ -225,12 +252,12 @@ async def test_a_chosen_language_stays_without_the_chat_id_a_noted_one_goes(
     services: Services, person_factory: PersonFactory, database: Path
 ) -> None:
     chooser = person_factory(user_id=4001)
-    await chooser.press("lang:en")
-    await register(chooser)
+    await chooser.press_label((await chooser.say("/language")).first, "English")
+    await register(chooser, lang="en")
     noted = person_factory(user_id=4002)
     await register(noted)
-    for who in (chooser, noted):
-        await who.press("i:wy")  # withdraw, confirmed
+    for who, lang in ((chooser, "en"), (noted, "nb")):
+        await withdraw(who, lang)
 
     chooser_key, noted_key = services.user_key(4001), services.user_key(4002)
     rows = query(
@@ -250,7 +277,7 @@ async def test_expiry_removes_the_registration_and_all_that_only_served_it(
     now: list[float],
 ) -> None:
     person, key, needles, invitation = await make_world(services, person_factory, database)
-    await person.press("ms:all")
+    await stop_following(person)
     now[0] = T0 + (config.retention_days - config.reminder_days) * DAY
     assert (await run_retention(services)).reminded == len(OTHERS) + 1
     assert query(database, "SELECT COUNT(*) FROM outbox WHERE recipient = ?", (key,))[0][0] >= 2
@@ -290,10 +317,10 @@ async def test_unfollowing_everything_drops_the_chat_id(
     services: Services, person_factory: PersonFactory, database: Path
 ) -> None:
     person = person_factory(user_id=4003)
-    await person.press("ms:m:lyngen")
+    await follow_lyngen(person)
     key = services.user_key(4003)
     assert query(database, "SELECT COUNT(*) FROM residents WHERE user_key = ?", (key,)) == [(1,)]
-    await person.press("ms:all")
+    await stop_following(person)
     assert left_about(database, key) == {}
 
 

@@ -68,14 +68,14 @@ def assert_nothing_identifying(database: Path, user_id: int, words: list[str]) -
 async def register_typing_a_marker(person: Person, services: Services) -> None:
     """/interest, typing the municipality with a marker word, then every button."""
     message = (await person.say("/interest")).first
-    message = (await person.press("i:e:yes", on=message)).first
-    message = (await person.press("i:a:yes", on=message)).first
-    message = (await person.press("i:l:ok", on=message)).first
+    message = (await person.press_label(message, "Ja, det har jeg")).first
+    message = (await person.press_label(message, "Ja, jeg er 18 eller eldre")).first
+    message = (await person.press_label(message, "Ja, det kan jeg")).first
     offer = (await person.say(MARKER)).first
     assert offer.callback_data[0] == "i:m:lyngen", offer.text
-    message = (await person.press("i:m:lyngen", on=offer)).first
-    for data in ("i:k:grief", "i:h:evening", "i:c:yes", "i:s:ok"):
-        message = (await person.press(data, on=message)).first
+    message = (await person.press_label(offer, "Lyngen")).first
+    for label in ("Sorg", "På kvelden", "Ja, send meg beskjed", "Bekreft"):
+        message = (await person.press_label(message, label)).first
     reg = await services.storage.get_registration(services.user_key(person.user_id))
     assert reg is not None
     assert reg.municipality == "Lyngen"
@@ -85,20 +85,20 @@ async def test_the_database_file_alone_reveals_no_telegram_id_chat_id_or_typed_t
     person_factory: PersonFactory, services: Services, database: Path
 ) -> None:
     person = person_factory(user_id=RESIDENT_ID)
-    await person.press("lang:en", on=(await person.say("/language")).first)
+    await person.press_label((await person.say("/language")).first, "English")
 
     # Mid-flow, right after typing: the draft in flow_state must not hold the typed text.
     message = (await person.say("/interest")).first
-    message = (await person.press("i:e:yes", on=message)).first
-    message = (await person.press("i:a:yes", on=message)).first
-    await person.press("i:l:ok", on=message)
+    message = (await person.press_label(message, "Yes, there is")).first
+    message = (await person.press_label(message, "Yes, I am 18 or older")).first
+    await person.press_label(message, "Yes, I can")
     offer = await person.say(MARKER)
     assert offer.first.callback_data[0] == "i:m:lyngen"
     assert_nothing_identifying(database, RESIDENT_ID, [MARKER])
 
-    message = (await person.press("i:m:lyngen", on=offer.first)).first
-    for data in ("i:k:grief", "i:h:evening", "i:c:yes", "i:s:ok"):
-        message = (await person.press(data, on=message)).first
+    message = (await person.press_label(offer.first, "Lyngen")).first
+    for label in ("Grief", "Evening", "Yes, let me know", "Confirm"):
+        message = (await person.press_label(message, label)).first
     await person.say(f"how much does a group cost {QUESTION_MARKER}?")
     # A reminder in the outbox carries the encrypted chat id too.
     key = services.user_key(RESIDENT_ID)
