@@ -14,8 +14,8 @@ from bot.answers.answering import Reply, crisis_reply, faq_reply
 from bot.chat import language as chat_language
 from bot.chat import rendering as render
 from bot.chat.context import BotContext
+from bot.chat.fallback_replies import reply_with_menu
 from bot.chat.handler_tools import (
-    crisis_first,
     events,
     hold_language,
     language_is_firm,
@@ -100,15 +100,8 @@ async def _reply(update: Update, context: BotContext, reply: Reply) -> None:
 async def on_other(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice and the like: say kindly that the bot reads text only."""
     message = update.effective_message
-    if message is not None and await crisis_first(update, context, message.caption):
-        return
-    lang = await user_language(update, context)
-    content = context.services.content
-    await send(
-        update,
-        render.Rendered(
-            content.text(lang, "errors.text_only"), render.main_menu_keyboard(content, lang)
-        ),
+    await reply_with_menu(
+        update, context, message.caption if message else None, "errors.text_only"
     )
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from telegram import Bot, Update
 from telegram.ext import Application, ExtBot
 
+from bot.botapi.http_head import parse_head
 from bot.config import Webhook
 from bot.task_control import cancel_and_wait
 
@@ -227,18 +228,10 @@ class WebhookServer:
 
     def _check_head(self, head: bytes, conn: _Connection) -> tuple[int, bool]:
         """The request's verdict from its headers alone: (body length, keep-alive)."""
-        lines = head[:-4].split(b"\r\n")
-        parts = lines[0].split(b" ")
-        if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-            raise _Refused(400)
-        method, target, version = parts
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            key = name.decode("latin-1").lower()
-            if not sep or not key or key != key.strip() or key in headers:
-                raise _Refused(400)  # malformed, or a repeated header (smuggling)
-            headers[key] = value.strip().decode("latin-1")
+        parsed = parse_head(head)
+        if parsed is None:
+            raise _Refused(400)  # malformed, or a repeated header (smuggling)
+        method, target, version, headers = parsed
         if target.split(b"?", 1)[0].rstrip(b"/") != self.path.encode("ascii").rstrip(b"/"):
             raise _Refused(404)
         if method != b"POST":

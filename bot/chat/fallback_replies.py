@@ -18,13 +18,21 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have (or one the person may not use)."""
     message = update.effective_message
     # "/hjelp jeg vil ikke leve" is a cry for help typed as a command: numbers first.
-    if message is not None and await crisis_first(update, context, message.text):
+    await reply_with_menu(
+        update, context, message.text if message else None, "errors.unknown_command"
+    )
+
+
+async def reply_with_menu(
+    update: Update, context: BotContext, said: str | None, text_key: str
+) -> None:
+    """What the bot cannot take (an unknown command, a sticker): the emergency numbers if `said`
+    signals a crisis, else the text `text_key` with the main menu."""
+    if update.effective_message is not None and await crisis_first(update, context, said):
         return
     lang = await user_language(update, context)
     content = context.services.content
     await send(
         update,
-        render.Rendered(
-            content.text(lang, "errors.unknown_command"), render.main_menu_keyboard(content, lang)
-        ),
+        render.Rendered(content.text(lang, text_key), render.main_menu_keyboard(content, lang)),
     )

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.botapi.http_head import parse_head
 from bot.ops.hooks import observe_replies
 from bot.ops.metrics import CONTENT_TYPE, METRICS, BotMetrics
 from bot.services import Services
@@ -327,24 +328,16 @@ ROUTES = ("/healthz", "/readyz", "/metrics")
 
 def _check_head(head: bytes) -> tuple[str, str]:
     """(method, path) of a request we answer, from its head alone; _Refused otherwise."""
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise _Refused(400)
-    method, target, _version = parts
-    headers: dict[str, bytes] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        key = name.decode("latin-1").lower()
-        if not sep or not key or key != key.strip() or key in headers:
-            raise _Refused(400)  # malformed, or a repeated header
-        headers[key] = value.strip()
+    parsed = parse_head(head)
+    if parsed is None:
+        raise _Refused(400)  # malformed, or a repeated header
+    method, target, _version, headers = parsed
     path = target.split(b"?", 1)[0].decode("latin-1")
     if path not in ROUTES:
         raise _Refused(404)
     if method not in (b"GET", b"HEAD"):
         raise _Refused(405)
-    if "transfer-encoding" in headers or headers.get("content-length", b"0") != b"0":
+    if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
         raise _Refused(400)  # nothing here takes a body
     return method.decode("ascii"), path
 

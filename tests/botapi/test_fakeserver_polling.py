@@ -7,56 +7,19 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import yaml
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
 
-import bot.composition
-from bot.answers.faq_index import FaqIndex
-from bot.composition import build_application, create_services
-from bot.config import Config, parse_config
+from bot.composition import build_application
 from bot.content import Content
 from bot.offline.fake_bot_api import Call, FakeApiError, Sent
 from bot.offline.fake_bot_server import FakeTelegramServer
 from bot.offline.fake_updates import callback_update_json, message_update_json
 from bot.services import Services
-from tests.support import CONFIG_PATH, App
+from tests.support import App
 
-TOKEN = "123:POLLING"
 USER_ID = 5005
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def http_config(server: FakeTelegramServer, tmp_path: Path) -> Config:
-    raw = yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
-    environ = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": server.base_url,
-        "SELVHJELP_DATA_DIR": str(tmp_path),
-    }
-    return parse_config(raw, environ, str(CONFIG_PATH))
-
-
-@pytest.fixture
-async def http_services(
-    http_config: Config, content: Content, faq_index: FaqIndex, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Services]:
-    monkeypatch.setattr(
-        bot.composition, "FaqIndex", lambda _content: faq_index
-    )  # pure; built once
-    services = await create_services(http_config, content=content)
-    try:
-        yield services
-    finally:
-        await services.storage.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-import yaml
 from telegram.error import RetryAfter, TimedOut
 
 import bot.botapi.reply_bot
@@ -28,17 +27,16 @@ from bench.faults import (
     write_config,
 )
 from bench.register import Choice, script
-from bot.answers.faq_index import FaqIndex
 from bot.botapi.transport import PollingRequest
-from bot.composition import create_bot, create_services
-from bot.config import Config, parse_config
+from bot.composition import create_bot
+from bot.config import Config
 from bot.content import Content
 from bot.lifecycle import running_bot
 from bot.offline.fake_bot_api import Sent
 from bot.offline.fake_bot_server import FakeTelegramServer, Fault
 from bot.offline.fake_updates import callback_update_json, message_update_json
 from bot.services import Services
-from tests.support import CONFIG_PATH, App
+from tests.support import App
 
 USER_ID = 5105
 SENDS = frozenset({"sendMessage", "editMessageText", "answerCallbackQuery"})
@@ -46,32 +44,8 @@ WAIT = 20.0  # seconds: a bound for "eventually", never a measured figure
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegramServer]:
-    async with FakeTelegramServer(token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def http_config(server: FakeTelegramServer, tmp_path: Path) -> Config:
-    raw = yaml.safe_load(CONFIG_PATH.read_text(encoding="utf-8"))
-    environ = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": server.base_url,
-        "SELVHJELP_DATA_DIR": str(tmp_path),
-    }
-    return parse_config(raw, environ, str(CONFIG_PATH))
-
-
-@pytest.fixture
-async def http_services(
-    http_config: Config, content: Content, faq_index: FaqIndex, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Services]:
-    monkeypatch.setattr(bot.composition, "FaqIndex", lambda _content: faq_index)
-    services = await create_services(http_config, content=content)
-    try:
-        yield services
-    finally:
-        await services.storage.close()
+def bot_token() -> str:
+    return TOKEN  # the benchmark's, so its helpers find the bot
 
 
 @pytest.fixture
