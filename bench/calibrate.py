@@ -1,6 +1,9 @@
 """Choose the answering thresholds on the development set (never on a blind set).
 
-    python -m bench.calibrate
+    python -m bench.calibrate               TF-IDF thresholds, on the development set
+    python -m bench.calibrate --trained     the trained model's thresholds, by cross-validation:
+                                            each studied set answered by a model trained
+                                            without it (bench/train_models.py)
 
 For every development question it records the matcher's scores once, then tries each
 combination of thresholds and prints the best few by what a person sees: direct right answers
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import sys
 from typing import Any
 
 from bench.quality import SETS, load_items
@@ -43,7 +47,75 @@ def score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, int, int, 
     return right - 4 * wrong - 0.5 * declined, right, wrong, declined
 
 
+TRAINED_GRID = {
+    "TRAINED_ANSWER": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
+    "TRAINED_SUGGEST": [0.05, 0.1, 0.15, 0.2],
+}
+
+
+def trained_score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, ...]:
+    """As `score`, and off-topic questions: declined +1, answered -2."""
+    right = wrong = declined = off_declined = off_answered = 0
+    for item in items:
+        reply = faq_reply(item["q"], item.get("lang", "nb"), faq)
+        if item["expect"] == "decline":
+            off_declined += reply.kind in ("decline", "unknown")
+            off_answered += reply.kind == "answer"
+            continue
+        ok = {item.get("topic"), *(item.get("alt") or ())}
+        if reply.kind == "answer":
+            right += reply.topic_id in ok
+            wrong += reply.topic_id not in ok
+        elif reply.kind in ("decline", "unknown"):
+            declined += 1
+    total = right - 4 * wrong - 0.5 * declined + off_declined - 2 * off_answered
+    return total, right, wrong, declined, off_declined, off_answered
+
+
+def trained() -> None:
+    from bench.train_models import STUDIED, Readers, all_items, train_topics
+
+    content = load_content()
+    readers = Readers(content)
+    folds = []
+    for name in (n for n in STUDIED if load_items(SETS[n][0])):
+        model = train_topics(all_items(content, leave_out=name), content, readers)
+        faq = FaqIndex(content, models={"topics": model})
+        faq.rank = functools.cache(faq.rank)  # type: ignore[method-assign]
+        faq.read = functools.cache(faq.read)  # type: ignore[method-assign]
+        items = [
+            i
+            for i in load_items(SETS[name][0])
+            if i["expect"] == "decline"
+            or (i["expect"] == "answer" and i.get("topic") in content.topics)
+        ]
+        folds.append((faq, items))
+        print(f"fold {name}: {len(items)} questions", flush=True)
+    keys = list(TRAINED_GRID)
+    original = {k: getattr(answering, k) for k in keys}
+    results = []
+    for values in itertools.product(*(TRAINED_GRID[k] for k in keys)):
+        for k, v in zip(keys, values, strict=True):
+            setattr(answering, k, v)
+        sums = [sum(x) for x in zip(*(trained_score(i, f) for f, i in folds), strict=True)]
+        results.append((tuple(sums), values))
+    for k, v in original.items():
+        setattr(answering, k, v)
+    results.sort(key=lambda r: -r[0][0])
+    n = sum(len(i) for _f, i in folds)
+    print(f"{n} held-out questions; current {original}")
+    for (total, right, wrong, declined, off_d, off_a), values in results[:10]:
+        print(
+            f"score={total:.1f} right={right} wrong={wrong} declined={declined}"
+            f" offtopic_declined={off_d} offtopic_answered={off_a} "
+            + " ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+        )
+
+
 def main() -> None:
+    if "--trained" in sys.argv:
+        trained()
+        return
     content = load_content()
     faq = FaqIndex(content)
     # Rankings do not depend on the thresholds: compute each once.

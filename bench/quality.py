@@ -1,6 +1,10 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|blind2|team|all] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind7|team|all] [--unseen] [--tfidf] [-v]
+
+`--unseen` keeps only the messages that appear, word for word, in no other set, training set
+or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
+without its trained models (bot/answers/text_model.py), as it runs when they cannot be read.
 
 Each set is two files: questions (labelled with the outcome a person should see: a direct answer
 on a topic, or a polite decline) and crisis messages (labelled crisis or near miss). Outcomes
@@ -36,8 +40,10 @@ import yaml
 from bot.answers.answering import Reply, replies
 from bot.answers.crisis import CrisisDetector
 from bot.answers.faq_index import FaqIndex
+from bot.answers.text_model import LinearModel
 from bot.composition import create_safety
 from bot.content import load_content
+from bot.textnorm import normalise, tokens
 
 DATA = Path(__file__).resolve().parent / "data"
 SETS = {
@@ -48,6 +54,9 @@ SETS = {
     "blind4": (DATA / "blind4" / "questions_blind4.yaml", DATA / "blind4" / "crisis_blind4.yaml"),
     "blind5": (DATA / "blind5" / "questions_blind5.yaml", DATA / "blind5" / "crisis_blind5.yaml"),
     "blind6": (DATA / "blind6" / "questions_blind6.yaml", DATA / "blind6" / "crisis_blind6.yaml"),
+    "blind7": (DATA / "blind7" / "questions_blind7.yaml", DATA / "blind7" / "crisis_blind7.yaml"),
+    "blind8": (DATA / "blind8" / "questions_blind8.yaml", DATA / "blind8" / "crisis_blind8.yaml"),
+    "blind9": (DATA / "blind9" / "questions_blind9.yaml", DATA / "blind9" / "crisis_blind9.yaml"),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
@@ -172,12 +181,38 @@ def share(n: int, d: int) -> str:
     return f"{n / d:.3f}" if d else "n/a"
 
 
-def report(name: str, faq: FaqIndex, crisis: CrisisDetector, verbose: bool) -> str:
+def _plain(text: str) -> str:
+    return " ".join(tokens(normalise(text)))
+
+
+def seen_texts(name: str) -> set[str]:
+    """Every message of the other sets, the training sets and the content, as plain words."""
+    seen: set[str] = set()
+    for other, paths in SETS.items():
+        if other != name:
+            seen |= {_plain(i["q"]) for p in paths if p.exists() for i in load_items(p)}
+    for path in sorted((DATA / "train").glob("*.yaml")):
+        seen |= {_plain(i["q"]) for i in load_items(path)}
+    for topic in load_content().topics.values():
+        for text in topic.text.values():
+            seen |= {_plain(p) for p in (text.title, *text.examples)}
+    return seen
+
+
+def report(
+    name: str, faq: FaqIndex, crisis: CrisisDetector, verbose: bool, unseen: bool = False
+) -> str:
     if name == "team":
         questions, crisis_items = team_items()
     else:
         qpath, cpath = SETS[name]
         questions, crisis_items = load_items(qpath), load_items(cpath)
+    if unseen:
+        # Only messages word for word unlike anything trained on ("pris?" is in many sets).
+        seen = seen_texts(name)
+        questions = [i for i in questions if _plain(i["q"]) not in seen]
+        crisis_items = [i for i in crisis_items if _plain(i["q"]) not in seen]
+        name = f"{name}-unseen"
     q, times = evaluate_questions(questions, faq, crisis)
     c = evaluate_crisis(crisis_items, crisis)
     n = q.counts
@@ -258,13 +293,16 @@ def report(name: str, faq: FaqIndex, crisis: CrisisDetector, verbose: bool) -> s
 
 def main(argv: list[str]) -> None:
     verbose = "-v" in argv
+    unseen = "--unseen" in argv
     name = argv[argv.index("--set") + 1] if "--set" in argv else "all"
     content = load_content()
-    faq = FaqIndex(content)
-    crisis = create_safety(content)
-    names = list(("team", *SETS)) if name == "all" else [name]
+    models: dict[str, LinearModel] | None = {} if "--tfidf" in argv else None
+    faq = FaqIndex(content, models=models)
+    crisis = create_safety(content, models=models)
+    present = [n for n, (qpath, _c) in SETS.items() if qpath.exists()]
+    names = ["team", *present] if name == "all" else [name]
     for n in names:
-        print(report(n, faq, crisis, verbose), flush=True)
+        print(report(n, faq, crisis, verbose, unseen), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from telegram import BotCommand
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
@@ -15,6 +15,7 @@ from bot.answers import faq_menu
 from bot.answers import handlers as questions
 from bot.answers.crisis import CrisisDetector
 from bot.answers.faq_index import FaqIndex
+from bot.answers.text_model import Featurizer, LinearModel
 from bot.botapi.reply_bot import ReplyBot
 from bot.botapi.transport import JsonRequest, PollingRequest
 from bot.chat import button_router as buttons
@@ -53,9 +54,18 @@ OFFLINE_TOKEN = "1000000000:offline-terminal-chat"
 DATABASE_NAME = "selvhjelp.sqlite3"
 
 
-def create_safety(content: Content) -> CrisisDetector:
-    """The crisis detector, with the lemmas and patterns of flows/safety.yaml."""
-    return CrisisDetector.build(content.safety, content.crisis_model)
+def create_safety(
+    content: Content, models: Mapping[str, LinearModel] | None = None
+) -> CrisisDetector:
+    """The crisis detector: the lemmas and patterns of flows/safety.yaml, then the trained
+    model (flows/models/crisis.npz; `models` replaces the content's, {} for none)."""
+    models = content.models if models is None else models
+    return CrisisDetector.build(
+        content.safety,
+        content.crisis_model,
+        models.get("crisis"),
+        Featurizer.from_lexicon(content.lexicon),
+    )
 
 
 async def create_services(
@@ -67,6 +77,9 @@ async def create_services(
 ) -> Services:
     """Load content, build the indexes and open the database (running migrations)."""
     content = content or load_content()
+    for problem in content.model_problems:
+        # Said once: the bot answers on, with its patterns and TF-IDF in place of the model.
+        log.warning("trained model not used: %s (answering without it)", problem)
     # The key first: a refused key (SecretKeyError) stops start-up before anything is opened.
     key = load_or_create_key(config.data_dir, config.secret_key, config.key_file)
     make_private_folder(config.data_dir)  # owner-only, like the files Storage.open makes

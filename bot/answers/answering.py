@@ -31,6 +31,12 @@ MAX_SPLIT_CHARS = 600  # only this much of a message is split into questions
 ON_BEHALF = "on_behalf"  # the topic about asking for someone else
 BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best
 
+# With the trained topic model (bot/answers/text_model.py) scores are probabilities; chosen by
+# cross-validation over the studied sets (python -m bench.calibrate --trained).
+TRAINED_ANSWER = 0.4  # the best topic is answered from this probability
+TRAINED_SUGGEST = 0.1  # below this nothing is offered
+TRAINED_SURE = 0.8  # a question this clear is answered even if the index knows few words
+
 ReplyKind = Literal["crisis", "smalltalk", "answer", "suggest", "unknown", "decline"]
 
 
@@ -85,6 +91,10 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> R
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
     match = faq.rank(reading)
+    top = match.best.score if match.best else 0.0
+    if match.smalltalk >= TRAINED_ANSWER and match.smalltalk > max(top, match.offtopic):
+        # "takk for hjelpa!", "god morgon": small talk the word lists did not know
+        return Reply("smalltalk", reading.lang, smalltalk=faq.smalltalk_guess(reading.words))
     whole = _decide(match)
     long = len(reading.words) >= LONG_MESSAGE_WORDS
     if not long and whole.kind in ("answer", "suggest") and faq.for_someone_else(text):
@@ -129,6 +139,8 @@ def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
 
 def _decide(match: Match) -> Reply:
     """Answer, suggest, admit not knowing or decline, from one ranking."""
+    if match.trained:
+        return _decide_trained(match)
     best = match.best
     if best is None or match.coverage < GIBBERISH_COVERAGE:
         # Nothing the index knows ("qwzx plork"): not understood, rather than refused.
@@ -150,6 +162,22 @@ def _decide(match: Match) -> Reply:
         # Nothing in it belongs to self-help groups and nothing fits well: most likely a
         # question for someone else ("når går hurtigruta"), so say what the bot is for.
         return Reply("decline", match.lang, confidence=best.score)
+    suggestions = tuple(r.topic_id for r in match.ranked if r.score >= best.score * SUGGEST_SHARE)
+    return Reply("suggest", match.lang, best.topic_id, best.score, suggestions)
+
+
+def _decide_trained(match: Match) -> Reply:
+    """The same choices from the trained model's probabilities."""
+    best = match.best
+    if best is None or (match.coverage < GIBBERISH_COVERAGE and best.score < TRAINED_SURE):
+        # Nothing the index knows ("qwzx plork"): not understood, rather than refused.
+        return Reply("unknown", match.lang, confidence=best.score if best else 0.0)
+    if match.offtopic >= best.score:
+        return Reply("decline", match.lang, confidence=best.score)
+    if best.score >= TRAINED_ANSWER:
+        return Reply("answer", match.lang, best.topic_id, best.score)
+    if best.score < TRAINED_SUGGEST:
+        return Reply("unknown" if match.anchored else "decline", match.lang, confidence=best.score)
     suggestions = tuple(r.topic_id for r in match.ranked if r.score >= best.score * SUGGEST_SHARE)
     return Reply("suggest", match.lang, best.topic_id, best.score, suggestions)
 

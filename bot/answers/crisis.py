@@ -19,12 +19,16 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot.textnorm import normalise
+from bot.answers.text_model import Featurizer, LinearModel
+from bot.textnorm import normalise, tokens
 
 WORD_START = r"\b"
 NEVER = r"(?!x)x"
 # The kinds of crisis, most urgent first: when several match, the first decides the reply.
 KINDS = ("medical", "other_in_danger", "violence", "suicide", "self_harm")
+NONE = "none"  # the trained model's class for "no crisis"
+MODEL_MIN_WORDS = 3  # below this many words the model alone never gives the crisis reply
+MODEL_MIN_JOINED = 10  # a one-word message this long may be words run together: the model reads it
 CHECK = "check"  # the gentle middle tier: "are you safe right now?" with the numbers
 GAP = r"(?: \S+){0,3} "  # `{w}` in a pattern: up to three other words
 GAP1 = r"(?: \S+)? "  # `{w1}`: at most one
@@ -255,10 +259,18 @@ class CrisisDetector:
 
     readers: tuple[_Reader, ...]
     model: LemmaModel | None = None
+    # The trained model over words, their pieces and lemmas (bot/answers/text_model.py):
+    # classes "none" and the kinds of crisis; thresholds `check` and `crisis` in its meta.
+    text_model: LinearModel | None = None
+    featurizer: Featurizer | None = None
 
     @classmethod
     def build(
-        cls, safety: Mapping[str, Any], model: Mapping[str, Any] | None = None
+        cls,
+        safety: Mapping[str, Any],
+        model: Mapping[str, Any] | None = None,
+        text_model: LinearModel | None = None,
+        featurizer: Featurizer | None = None,
     ) -> CrisisDetector:
         problems: list[str] = []
         readers = [
@@ -269,9 +281,13 @@ class CrisisDetector:
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"crisis_model.yaml: not a model ({exc})")
             lemma_model = None
+        if text_model is not None and NONE not in text_model.classes:
+            problems.append("models/crisis.npz: has no class 'none'")
         if problems:
             raise SafetyError(problems)
-        return cls(tuple(readers), lemma_model)
+        if featurizer is None:
+            text_model = None
+        return cls(tuple(readers), lemma_model, text_model, featurizer)
 
     def _read_all(self, raw: str, split: bool) -> list[tuple[_Reader, str, str]]:
         """Each reader's (what still counts, whole message) of an already-normalised message."""
@@ -294,21 +310,81 @@ class CrisisDetector:
                     out += [f"{reader.lang}:{a}_{b}" for a, b in itertools.pairwise(words)]
         return out
 
+    def model_features(self, text: str, featurizer: Featurizer) -> list[str]:
+        """What the trained model reads: words and their pieces, and the crisis lemmas."""
+        raw = normalise(text, limit=None)
+        return self._model_features(raw, self._read_all(raw, split=False), featurizer)
+
+    def _model_features(
+        self, raw: str, reads: list[tuple[_Reader, str, str]], featurizer: Featurizer
+    ) -> list[str]:
+        words = tokens(raw)
+        out = featurizer.features(words, featurizer.language(words))
+        out += [f"l:{f}" for f in self._features(reads)]
+        return out
+
+    def _model_probability(
+        self, raw: str, reads: list[tuple[_Reader, str, str]]
+    ) -> tuple[float, str] | None:
+        """The trained model's probability that this is a crisis, and of which kind."""
+        model, featurizer = self.text_model, self.featurizer
+        if model is None or featurizer is None:
+            return None
+        words = tokens(raw)
+        if len(words) < 2 and (not words or len(words[0]) < MODEL_MIN_JOINED):
+            # One short word ("nei", "kveld", an answer to a question the bot asked) is too
+            # little to weigh: a single crisis word is the patterns' to find.
+            return None
+        p = model.probabilities(self._model_features(raw, reads, featurizer))
+        kind = max((float(p[j]), c) for j, c in enumerate(model.classes) if c != NONE)[1]
+        return 1.0 - float(p[model.classes.index(NONE)]), kind if kind in KINDS else "suicide"
+
+    def _model_verdict(
+        self, raw: str, found: tuple[float, str], reads: list[tuple[_Reader, str, str]]
+    ) -> Assessment | None:
+        assert self.text_model is not None
+        crisis, kind = found
+        words = tokens(raw)
+        check = float(self.text_model.meta.get("check", 0.5))
+        sure = float(self.text_model.meta.get("crisis", 0.8))
+        if crisis < check:
+            return None
+        # The model has read the context itself (it was trained on near misses about the past,
+        # a loss, work, the news and questions about groups), so it is not discounted again:
+        # a message that also speaks of such things gets the gentle check, never more.
+        if len(words) < MODEL_MIN_WORDS:
+            # Two words are little to weigh ("yes please", "blå fugl"): only a sure model
+            # asks, and only gently; a short crisis said outright is the patterns' to find.
+            return Assessment(kind, CHECK, (kind,)) if crisis >= sure else None
+        if crisis >= sure and not _says_context(reads):
+            return Assessment(kind, "crisis", (kind,))
+        return Assessment(kind, CHECK, (kind,))
+
     def assess(self, text: str | None) -> Assessment | None:
         """The crisis this message signals (kind and tier), or None."""
         if not text:
             return None
         raw = normalise(text, limit=None)
         reads = self._read_all(raw, split=False)  # read once: patterns, model and context
-        found = self._found(reads)
+        found, strong = self._found_and_strong(reads)
         if not found:  # only then try words run together ("villdø"): rarely needed
-            found = self._found(self._read_all(raw, split=True))
+            found, strong = self._found_and_strong(self._read_all(raw, split=True))
         kinds = tuple(k for k in KINDS if k in found)
-        if kinds:
+        if strong & set(KINDS):  # a pattern said it outright: the crisis reply, always
             return Assessment(kinds[0], "crisis", kinds)
-        if CHECK in found:
-            return Assessment("suicide", CHECK, ("suicide",))
-        if self.model is not None:
+        model = self._model_probability(raw, reads)
+        if kinds or CHECK in found:
+            kind = kinds[0] if kinds else "suicide"
+            veto = float(self.text_model.meta.get("veto", 0.0)) if self.text_model else 0.0
+            if kinds and model is not None and model[0] < veto:
+                # Only a bare mention matched ("selvmord", "overdose"), and the model, trained
+                # on a thousand near misses, reads the message as harmless: it asks gently,
+                # with the numbers, and then answers.
+                return Assessment(kind, CHECK, kinds)
+            return Assessment(kind, "crisis" if kinds else CHECK, kinds or (kind,))
+        if model is not None:
+            return self._model_verdict(raw, model, reads)
+        if self.model is not None:  # the older lemma weights, when the trained model is absent
             p = self.model.probability(self._features(reads))
             if p >= self.model.check:
                 # Words of a crisis, in a message that speaks of the past, a loss, work or the
@@ -321,7 +397,9 @@ class CrisisDetector:
         return None
 
     @staticmethod
-    def _found(reads: list[tuple[_Reader, str, str]]) -> set[str]:
+    def _found_and_strong(reads: list[tuple[_Reader, str, str]]) -> tuple[set[str], set[str]]:
+        """(What counts as found, what the patterns said outright rather than as a bare
+        mention of a crisis word)."""
         found: set[str] = set()
         mentioned: set[str] = set()
         for reader, kept, _whole in reads:
@@ -330,8 +408,8 @@ class CrisisDetector:
             mentioned.update(weak)
         # A bare mention counts unless the message, in any language, gives it a context.
         if not mentioned - found or _says_context(reads):
-            return found
-        return found | mentioned
+            return found, set(found)
+        return found | mentioned, set(found)
 
     def detect(self, text: str | None) -> str | None:
         """The kind of crisis ('suicide', 'violence', ...) when the numbers must come at once."""

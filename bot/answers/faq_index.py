@@ -22,6 +22,7 @@ import numpy as np
 import snowballstemmer
 from rapidfuzz import fuzz, process
 
+from bot.answers.text_model import Featurizer, LinearModel
 from bot.chat import language as chat_language
 from bot.config import LANGUAGES
 from bot.content import Content
@@ -50,6 +51,7 @@ _NOT_AGE_AFTER = frozenset({"times", "ganger", "gange", "pluss", "plus", "minus"
 _WITH_BEFORE = frozenset(
     {"bli", "være", "vær", "vere", "ver", "ha", "ta", "kom", "komme", "værra"}
 )
+SMALLTALK = "_smalltalk"  # the trained model's class for hello, thanks and goodbye
 OFFTOPIC = "_offtopic"  # a pseudo-topic of things the bot is not for (lexicon.yaml offtopic)
 MIXED_COVERAGE = 0.6  # below this share of known words, the other language's index is asked too
 
@@ -63,6 +65,8 @@ class Match:
     offtopic: float = 0.0  # how well the question matches what the bot is not for
     coverage: float = 1.0  # the share of the question's weight the index knows
     anchored: bool = False  # names something only self-help questions name (lexicon anchors)
+    trained: bool = False  # scores are the trained model's probabilities, not TF-IDF
+    smalltalk: float = 0.0  # the trained model's probability that this is only small talk
 
     @property
     def best(self) -> Ranked | None:
@@ -308,8 +312,12 @@ class _LanguageIndex:
 class FaqIndex:
     """Ranks FAQ topics for a free-text question, in the question's own language."""
 
-    def __init__(self, content: Content) -> None:
+    def __init__(self, content: Content, models: dict[str, LinearModel] | None = None) -> None:
         lexicon = content.lexicon
+        # The trained topic model (flows/models/topics.npz) ranks when it could be read;
+        # `models` replaces the content's ({} for TF-IDF alone, as the benchmarks compare).
+        self.model = (content.models if models is None else models).get("topics")
+        self.featurizer = Featurizer.from_lexicon(lexicon)
         variants = {str(k): str(v) for k, v in (lexicon.get("nb_variants") or {}).items()}
         place = str(lexicon.get("place_word") or "stedsnavn")
         classes = {str(p): place for p in lexicon.get("places") or ()}
@@ -386,6 +394,11 @@ class FaqIndex:
                 out[i] = self._age_words.get("en" if before in _AGE_BEFORE_EN else "nb", w)
         return tuple(out)
 
+    def smalltalk_guess(self, words: Iterable[str]) -> str:
+        """Which small talk a message the model calls small talk is: thanks, bye or hello."""
+        kinds = {self._smalltalk_words.get(w) for w in words}
+        return next((k for k in ("thanks", "bye") if k in kinds), "greeting")
+
     def _smalltalk_kind(self, words: tuple[str, ...]) -> str | None:
         """'thanks', 'bye' or 'greeting' when that is all a short message says
         ("tusen takk, det var nyttig", "hello there", "ha det bra, snakkes")."""
@@ -410,8 +423,16 @@ class FaqIndex:
         """'en' or 'nb' by function words; `fallback` (the chat's language) when it is a tie."""
         return self.read(text, fallback).lang
 
+    def features(self, reading: Reading) -> list[str]:
+        """What the trained topic model reads of a question."""
+        return self.featurizer.features(reading.words, reading.lang)
+
     def rank(self, reading: Reading, limit: int = 3) -> Match:
-        """Rank topics for a question read; its language decides the index and reply language."""
+        """Rank topics for a question read; its language decides the index and reply language.
+
+        With the trained model, topics are ranked by its probabilities (and `offtopic` is its
+        probability of `_offtopic`); the TF-IDF index still says how much of the question it
+        knows (`coverage`), which tells gibberish from a question."""
         ranked, offtopic, coverage = self._indexes[reading.lang].rank(reading.words, limit)
         if coverage < MIXED_COVERAGE:
             # "is it gratis?", "my norsk er ikke så god": mixed Norwegian and English. The other
@@ -421,7 +442,21 @@ class FaqIndex:
             better = ranked2 and (not ranked or ranked2[0].score > ranked[0].score)
             if coverage2 > coverage and better:
                 ranked, offtopic, coverage = ranked2, offtopic2, coverage2
-        return Match(reading.lang, tuple(ranked), offtopic, coverage, self.anchored(reading.words))
+        anchored = self.anchored(reading.words)
+        if self.model is not None:
+            probabilities = self.model.ranked(self.features(reading))
+            special = {c: p for c, p in probabilities if c in (OFFTOPIC, SMALLTALK)}
+            best = [Ranked(c, round(p, 4)) for c, p in probabilities if c not in special]
+            return Match(
+                reading.lang,
+                tuple(best[:limit]),
+                special.get(OFFTOPIC, 0.0),
+                coverage,
+                anchored,
+                trained=True,
+                smalltalk=special.get(SMALLTALK, 0.0),
+            )
+        return Match(reading.lang, tuple(ranked), offtopic, coverage, anchored)
 
     def anchored(self, words: Iterable[str]) -> bool:
         """Whether the words name something that belongs to self-help groups (either language:

@@ -810,21 +810,21 @@ async def test_revoking_the_office_role_stops_the_flow_at_the_next_step(
 async def test_crisis_words_in_an_announcement_get_the_numbers_and_keep_the_draft(
     services: Services, office: Person, person: Person
 ) -> None:
-    crisis = ui(services, "crisis.intro.suicide").strip()
     await office.say("/announce")
     for text in (TITLE, "12.03 kl 18", PLACE, LINK):
         await office.say(text)
     # Safety first for everyone: the numbers come at once, and the words still become the
     # announcement's description (an announcement may well speak of suicide).
     turn = await office.say(CRISIS_TEXT)
-    assert turn.texts[0].startswith(crisis)
+    # A bare mention the trained model reads as harmless gets the gentle check: the numbers
+    # first all the same (bot/answers/crisis.py).
+    assert "113" in turn.texts[0]
     assert turn.texts[1:] == [ui(services, "announce.ask_targets", region="Nord-Norge")]
     assert (await flow_of(services, office))["description"] == CRISIS_TEXT
 
-    # The same words from a resident get the crisis reply at once.
+    # The same words from a resident get the numbers at once.
     turn = await person.say(CRISIS_TEXT)
-    assert crisis in turn.text
-    assert "113" in turn.text
+    assert "113" in turn.texts[0]
 
 
 # --- paths a reviewer found untested -----------------------------------------------------------
