@@ -55,16 +55,19 @@ DATABASE_NAME = "selvhjelp.sqlite3"
 
 
 def create_safety(
-    content: Content, models: Mapping[str, LinearModel] | None = None
+    content: Content,
+    models: Mapping[str, LinearModel] | None = None,
+    featurizer: Featurizer | None = None,
 ) -> CrisisDetector:
     """The crisis detector: the lemmas and patterns of flows/safety.yaml, then the trained
-    model (flows/models/crisis.npz; `models` replaces the content's, {} for none)."""
+    model (flows/models/crisis.npz; `models` replaces the content's, {} for none). `featurizer`:
+    the FAQ index's, so both read words with one set of maps and one word cache."""
     models = content.models if models is None else models
     return CrisisDetector.build(
         content.safety,
         content.crisis_model,
         models.get("crisis"),
-        Featurizer.from_lexicon(content.lexicon),
+        featurizer or Featurizer.from_lexicon(content.lexicon),
     )
 
 
@@ -86,11 +89,12 @@ async def create_services(
     storage = await Storage.open(
         database or config.data_dir / DATABASE_NAME, clock, timezone=config.timezone
     )
+    faq = FaqIndex(content)
     return Services(
         config=config,
         content=content,
-        faq=FaqIndex(content),
-        crisis=create_safety(content),
+        faq=faq,
+        crisis=create_safety(content, featurizer=faq.featurizer),
         storage=storage,
         pseudonymizer=Pseudonymizer(key),
         cipher=ChatCipher(key),

@@ -313,20 +313,20 @@ class CrisisDetector:
     def model_features(self, text: str, featurizer: Featurizer) -> list[str]:
         """What the trained model reads: words and their pieces, and the crisis lemmas."""
         raw = normalise(text, limit=None)
-        return self._model_features(raw, self._read_all(raw, split=False), featurizer)
+        return self._model_features(tokens(raw), self._read_all(raw, split=False), featurizer)
 
     def _model_features(
-        self, raw: str, reads: list[tuple[_Reader, str, str]], featurizer: Featurizer
+        self, words: list[str], reads: list[tuple[_Reader, str, str]], featurizer: Featurizer
     ) -> list[str]:
-        words = tokens(raw)
         out = featurizer.features(words, featurizer.language(words))
         out += [f"l:{f}" for f in self._features(reads)]
         return out
 
     def _model_probability(
         self, raw: str, reads: list[tuple[_Reader, str, str]]
-    ) -> tuple[float, str] | None:
-        """The trained model's probability that this is a crisis, and of which kind."""
+    ) -> tuple[float, str, int] | None:
+        """The trained model's probability that this is a crisis, of which kind, and how many
+        words it weighed."""
         model, featurizer = self.text_model, self.featurizer
         if model is None or featurizer is None:
             return None
@@ -335,16 +335,16 @@ class CrisisDetector:
             # One short word ("nei", "kveld", an answer to a question the bot asked) is too
             # little to weigh: a single crisis word is the patterns' to find.
             return None
-        p = model.probabilities(self._model_features(raw, reads, featurizer))
+        p = model.probabilities(self._model_features(words, reads, featurizer))
         kind = max((float(p[j]), c) for j, c in enumerate(model.classes) if c != NONE)[1]
-        return 1.0 - float(p[model.classes.index(NONE)]), kind if kind in KINDS else "suicide"
+        crisis = 1.0 - float(p[model.classes.index(NONE)])
+        return crisis, kind if kind in KINDS else "suicide", len(words)
 
     def _model_verdict(
-        self, raw: str, found: tuple[float, str], reads: list[tuple[_Reader, str, str]]
+        self, found: tuple[float, str, int], reads: list[tuple[_Reader, str, str]]
     ) -> Assessment | None:
         assert self.text_model is not None
-        crisis, kind = found
-        words = tokens(raw)
+        crisis, kind, n_words = found
         check = float(self.text_model.meta.get("check", 0.5))
         sure = float(self.text_model.meta.get("crisis", 0.8))
         if crisis < check:
@@ -352,7 +352,7 @@ class CrisisDetector:
         # The model has read the context itself (it was trained on near misses about the past,
         # a loss, work, the news and questions about groups), so it is not discounted again:
         # a message that also speaks of such things gets the gentle check, never more.
-        if len(words) < MODEL_MIN_WORDS:
+        if n_words < MODEL_MIN_WORDS:
             # Two words are little to weigh ("yes please", "blå fugl"): only a sure model
             # asks, and only gently; a short crisis said outright is the patterns' to find.
             return Assessment(kind, CHECK, (kind,)) if crisis >= sure else None
@@ -383,7 +383,7 @@ class CrisisDetector:
                 return Assessment(kind, CHECK, kinds)
             return Assessment(kind, "crisis" if kinds else CHECK, kinds or (kind,))
         if model is not None:
-            return self._model_verdict(raw, model, reads)
+            return self._model_verdict(model, reads)
         if self.model is not None:  # the older lemma weights, when the trained model is absent
             p = self.model.probability(self._features(reads))
             if p >= self.model.check:

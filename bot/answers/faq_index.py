@@ -312,20 +312,25 @@ class _LanguageIndex:
 class FaqIndex:
     """Ranks FAQ topics for a free-text question, in the question's own language."""
 
-    def __init__(self, content: Content, models: dict[str, LinearModel] | None = None) -> None:
+    def __init__(
+        self,
+        content: Content,
+        models: dict[str, LinearModel] | None = None,
+        featurizer: Featurizer | None = None,
+    ) -> None:
         lexicon = content.lexicon
         # The trained topic model (flows/models/topics.npz) ranks when it could be read;
         # `models` replaces the content's ({} for TF-IDF alone, as the benchmarks compare).
         self.model = (content.models if models is None else models).get("topics")
-        self.featurizer = Featurizer.from_lexicon(lexicon)
-        variants = {str(k): str(v) for k, v in (lexicon.get("nb_variants") or {}).items()}
-        place = str(lexicon.get("place_word") or "stedsnavn")
-        classes = {str(p): place for p in lexicon.get("places") or ()}
+        # One reading of the lexicon's word maps for the model and the TF-IDF index alike:
+        # nynorsk/dialect -> bokmål, and every place name -> one word.
+        self.featurizer = featurizer or Featurizer.from_lexicon(lexicon)
+        variants = self.featurizer.variants
+        classes = self.featurizer.shared
         # "jeg er 19", "my son is 15": a number a person could be is read as age.
         self._age_words = {str(k): str(v) for k, v in (lexicon.get("age_word") or {}).items()}
         parts = [str(p) for p in lexicon.get("compound_parts") or ()]
-        hints = lexicon.get("language_hints") or {}
-        self._hints = {lang: frozenset(str(w) for w in hints.get(lang, ())) for lang in LANGUAGES}
+        self._hints = {lang: self.featurizer.hints.get(lang, frozenset()) for lang in LANGUAGES}
         self._smalltalk = {
             " ".join(tokens(normalise(str(phrase)))): kind
             for kind, phrases in (lexicon.get("smalltalk") or {}).items()
