@@ -57,6 +57,10 @@ SETS = {
     "blind7": (DATA / "blind7" / "questions_blind7.yaml", DATA / "blind7" / "crisis_blind7.yaml"),
     "blind8": (DATA / "blind8" / "questions_blind8.yaml", DATA / "blind8" / "crisis_blind8.yaml"),
     "blind9": (DATA / "blind9" / "questions_blind9.yaml", DATA / "blind9" / "crisis_blind9.yaml"),
+    "blind10": (
+        DATA / "blind10" / "questions_blind10.yaml",
+        DATA / "blind10" / "crisis_blind10.yaml",
+    ),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",

@@ -43,6 +43,7 @@ PLACE = "Lyngen rådhus, Lyngseidet"
 LINK = "https://møte.example.no/lyngen"
 DESCRIPTION = "Kaffe og vafler. Ingen påmelding."
 CRISIS_TEXT = "Samtale om selvmord og hvordan vi kan hjelpe hverandre"
+OUTRIGHT = "jeg vil ikke leve mer, jeg vil ta livet mitt"
 
 
 @pytest.fixture
@@ -813,17 +814,23 @@ async def test_crisis_words_in_an_announcement_get_the_numbers_and_keep_the_draf
     await office.say("/announce")
     for text in (TITLE, "12.03 kl 18", PLACE, LINK):
         await office.say(text)
-    # Safety first for everyone: the numbers come at once, and the words still become the
-    # announcement's description (an announcement may well speak of suicide).
+    # A bare mention that the trained model reads as harmless (a talk about suicide) is a
+    # description like any other: no crisis reply (bot/answers/crisis.py).
     turn = await office.say(CRISIS_TEXT)
-    # A bare mention the trained model reads as harmless gets the gentle check: the numbers
-    # first all the same (bot/answers/crisis.py).
-    assert "113" in turn.texts[0]
-    assert turn.texts[1:] == [ui(services, "announce.ask_targets", region="Nord-Norge")]
+    assert turn.texts == [ui(services, "announce.ask_targets", region="Nord-Norge")]
     assert (await flow_of(services, office))["description"] == CRISIS_TEXT
 
+    # Words of a crisis said outright get the numbers at once, and the draft is kept.
+    await office.say("/announce")
+    for text in (TITLE, "12.03 kl 18", PLACE, LINK):
+        await office.say(text)
+    turn = await office.say(OUTRIGHT)
+    assert "113" in turn.texts[0]
+    assert turn.texts[1:] == [ui(services, "announce.ask_targets", region="Nord-Norge")]
+    assert (await flow_of(services, office))["description"] == OUTRIGHT
+
     # The same words from a resident get the numbers at once.
-    turn = await person.say(CRISIS_TEXT)
+    turn = await person.say(OUTRIGHT)
     assert "113" in turn.texts[0]
 
 
