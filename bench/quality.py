@@ -61,6 +61,10 @@ SETS = {
         DATA / "blind10" / "questions_blind10.yaml",
         DATA / "blind10" / "crisis_blind10.yaml",
     ),
+    "blind11": (
+        DATA / "blind11" / "questions_blind11.yaml",
+        DATA / "blind11" / "crisis_blind11.yaml",
+    ),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
