@@ -65,6 +65,10 @@ SETS = {
         DATA / "blind11" / "questions_blind11.yaml",
         DATA / "blind11" / "crisis_blind11.yaml",
     ),
+    "blind12": (
+        DATA / "blind12" / "questions_blind12.yaml",
+        DATA / "blind12" / "crisis_blind12.yaml",
+    ),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
