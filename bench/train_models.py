@@ -302,7 +302,7 @@ def cross_validate(content: Content) -> None:
     )
 
 
-def cross_validate_quality(content: Content, names: Sequence[str]) -> None:
+def cross_validate_quality(content: Content, names: Sequence[str], verbose: bool) -> None:
     """What a person would see on each studied set, answered by models trained without it:
     the same report as bench.quality (the patterns were tuned on these sets: only the models
     are held out)."""
@@ -315,7 +315,7 @@ def cross_validate_quality(content: Content, names: Sequence[str]) -> None:
         }
         faq = FaqIndex(content, models=models, featurizer=readers.featurizer)
         crisis = create_safety(content, models=models, featurizer=readers.featurizer)
-        print(report(name, faq, crisis, "-v" in sys.argv).replace("quality set=", "cv set="))
+        print(report(name, faq, crisis, verbose).replace("quality set=", "cv set="))
         print(flush=True)
 
 
@@ -326,7 +326,7 @@ def main(argv: list[str]) -> None:
         return
     if "--cv-quality" in argv:
         picked = [a for a in argv if a in STUDIED]
-        cross_validate_quality(content, picked or STUDIED)
+        cross_validate_quality(content, picked or STUDIED, "-v" in argv)
         return
     readers = Readers(content)
     items = all_items(content)
