@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind7|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind13|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,11 +19,11 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning), `blind1` (bench/data/blind) and `blind2`
-(bench/data/blind2), written without seeing the content and committed before tuning, whose
-failures were then studied; `blind3` (bench/data/blind3), written last the same way and never
-studied: the honest figure; `team` (the older sets written next to the content). The final line
-of each set is one figure line.
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind13` (bench/data/blind*),
+each written without seeing the content and committed before anything was measured on it; each
+one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
+became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
+older sets written next to the content). The final line of each set is one figure line.
 """
 
 from __future__ import annotations
@@ -68,6 +68,10 @@ SETS = {
     "blind12": (
         DATA / "blind12" / "questions_blind12.yaml",
         DATA / "blind12" / "crisis_blind12.yaml",
+    ),
+    "blind13": (
+        DATA / "blind13" / "questions_blind13.yaml",
+        DATA / "blind13" / "crisis_blind13.yaml",
     ),
 }
 TEAM = (

@@ -11,7 +11,7 @@ Training data, all labelled by the outcome a person should see:
   old sets;
 - the training sets (bench/data/train), written for this purpose by helpers who saw only
   ../shared/domain/BRIEF.md and the topic list (bench/data/blind/LABELS.md), never the content.
-Never a set that is still blind (bench/data/blind12 and later): `BLIND` lists them and a test
+Never a set that is still blind (bench/data/blind13 and later): `BLIND` lists them and a test
 checks that the models' recorded inputs do not include them.
 
 The topic model's classes are the FAQ topics and `_offtopic`; the crisis model's are `none` and
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,11 @@ from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import LinearModel, fingerprint, train_softmax
 from bot.composition import create_safety
 from bot.content import FLOWS_DIR, Content, load_content
+from bot.textnorm import normalise, tokens
 
 MODELS = FLOWS_DIR / "models"
 TRAIN = DATA / "train"
-BLIND = ("blind12",)  # still blind: never trained on
+BLIND = ("blind13",)  # still blind: never trained on
 STUDIED = (
     "dev",
     "blind1",
@@ -50,6 +52,7 @@ STUDIED = (
     "blind9",
     "blind10",
     "blind11",
+    "blind12",
 )
 OFFTOPIC = "_offtopic"
 SMALLTALK = "_smalltalk"
@@ -61,6 +64,10 @@ CRISIS = 0.6
 # A pattern's match that the model gives less than this is asked about gently (or, in a message
 # about the past or a story, left alone).
 VETO = 0.05
+# A pattern's crisis (said outright) in a message of six words or more that the model gives
+# less than this: no reply. Held out over the studied sets up to blind12, no crisis message a
+# pattern found was below it (0 of 1,124 at 0.03) and 9 of the 18 near misses were.
+STRONG_VETO = 0.03
 
 
 Item = dict[str, Any]
@@ -169,9 +176,17 @@ class Readers:
     """The features each model reads, computed as the bot computes them."""
 
     def __init__(self, content: Content) -> None:
+        self.content = content
         self.faq = FaqIndex(content, models={})
         self.detector: CrisisDetector = create_safety(content, models={})
         self.featurizer = self.faq.featurizer
+
+    def use_words(self, words: Sequence[str]) -> None:
+        """Split run-together words into these, as the bot will with the model they train."""
+        content = self.content
+        self.detector = CrisisDetector.build(
+            content.safety, content.crisis_model, None, self.featurizer, words=words
+        )
 
     def topic_features(self, item: Item) -> list[str]:
         return self.faq.features(self.faq.read(item["q"], item.get("lang", "nb")))
@@ -210,7 +225,33 @@ def polite_copies(items: list[Item]) -> list[Item]:
     return out
 
 
+# A word from this long must be in at least two training messages to count as a word a
+# run-together message may hold (once may be a run-together message itself).
+WORD_LONG = 10
+
+
+def split_vocabulary(items: Iterable[Item], detector: CrisisDetector) -> list[str]:
+    """The ordinary words of the training messages, for splitting words run together: not
+    those of crisis messages, nor words seen once that the crisis lemmas split ("orkerikke"),
+    which are often run together themselves."""
+    counts: Counter[str] = Counter()
+    for item in items:
+        if item["expect"] == "crisis":
+            continue
+        counts.update(set(tokens(normalise(str(item["q"]), limit=None))))
+    return sorted(
+        w
+        for w, n in counts.items()
+        if 2 <= len(w) <= 14
+        and w.isalpha()
+        and (n >= 2 or (len(w) < WORD_LONG and not any(r._split(w) for r in detector.readers)))
+    )
+
+
 def train_crisis(items: list[Item], readers: Readers) -> LinearModel:
+    readers.use_words(())
+    words = split_vocabulary(items, readers.detector)
+    readers.use_words(words)
     labelled = [(i, crisis_label(i)) for i in items]
     labelled += [(i, NONE) for i in polite_copies(items)]
     picked = [(i, y) for i, y in labelled if y is not None]
@@ -223,7 +264,9 @@ def train_crisis(items: list[Item], readers: Readers) -> LinearModel:
         "check": CHECK,
         "crisis": CRISIS,
         "veto": VETO,
+        "strong_veto": STRONG_VETO,
         "inputs": inputs(i for i, _ in picked),
+        "words": words,
     }
     return train_softmax(feats, labels, epochs=30, class_weight=weight, meta=meta)
 
