@@ -53,7 +53,9 @@ _LAUGH_RE = re.compile(
 )
 # Words in quotes ("the song 'I want to die'"): in a message about a song, a film or a game,
 # what is quoted is the work's, not the writer's.
-_QUOTED_RE = re.compile(r'"[^"]{1,160}"|«[^»]{1,160}»|“[^”]{1,160}”|”[^”]{1,160}”')
+_QUOTED_RE = re.compile(
+    r'"[^"]{1,160}"|«[^»]{1,160}»|“[^”]{1,160}”|”[^”]{1,160}”|(?<!\w)\'[^\']{1,160}\'(?!\w)'
+)
 _CLAUSE_RE = re.compile(r"[.!?;:,\n()\[\]\"]+|\s(?:men|but|og nå|and now|so now|så nå)\s")
 
 
