@@ -11,7 +11,7 @@ Training data, all labelled by the outcome a person should see:
   old sets;
 - the training sets (bench/data/train), written for this purpose by helpers who saw only
   ../shared/domain/BRIEF.md and the topic list (bench/data/blind/LABELS.md), never the content.
-Never a set that is still blind (bench/data/blind14 and later): `BLIND` lists them and a test
+Never a set that is still blind (bench/data/blind15 and later): `BLIND` lists them and a test
 checks that the models' recorded inputs do not include them.
 
 The topic model's classes are the FAQ topics and `_offtopic`; the crisis model's are `none` and
@@ -38,7 +38,7 @@ from bot.textnorm import normalise, tokens
 
 MODELS = FLOWS_DIR / "models"
 TRAIN = DATA / "train"
-BLIND = ("blind14",)  # still blind: never trained on
+BLIND = ("blind15",)  # still blind: never trained on
 STUDIED = (
     "dev",
     "blind1",
@@ -54,6 +54,7 @@ STUDIED = (
     "blind11",
     "blind12",
     "blind13",
+    "blind14",
 )
 OFFTOPIC = "_offtopic"
 SMALLTALK = "_smalltalk"
@@ -69,6 +70,14 @@ VETO = 0.05
 # less than this: no reply. Held out over the studied sets up to blind12, no crisis message a
 # pattern found was below it (0 of 1,124 at 0.03) and 9 of the 18 near misses were.
 STRONG_VETO = 0.03
+# ...and in a message that also says why it is not one (the past, a loss, a professional's
+# question, "no plans", a move), below this. Held out over the studied sets up to blind14 (models
+# without the set, patterns as shipped): 0 of 2,363 crisis messages lost, 4 of 1,580 near misses
+# cleared; 0.1 lost "i want to die but is there a group in english in oslo".
+CONTEXT_VETO = 0.05
+# A gentle-check phrase alone in a message of eight words or more, below this: none. Held out:
+# 0 lost, 1 cleared; 0.05 lost "fiks meg et nummer jeg kan ringe før jeg gjør noe dumt".
+CHECK_VETO = 0.03
 
 
 Item = dict[str, Any]
@@ -266,6 +275,8 @@ def train_crisis(items: list[Item], readers: Readers) -> LinearModel:
         "crisis": CRISIS,
         "veto": VETO,
         "strong_veto": STRONG_VETO,
+        "context_veto": CONTEXT_VETO,
+        "check_veto": CHECK_VETO,
         "inputs": inputs(i for i, _ in picked),
         "words": words,
     }

@@ -151,7 +151,14 @@ def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
     helping = next((r for r in match.ranked if r.topic_id == ON_BEHALF), None)
     if best is None or helping is None or helping.score < best.score * BEHALF_SHARE:
         return None
-    other = next((r.topic_id for r in match.ranked if r.topic_id != ON_BEHALF), None)
+    second = next((r for r in match.ranked if r.topic_id != ON_BEHALF), None)
+    other = second.topic_id if second is not None else None
+    if (
+        best.topic_id == ON_BEHALF
+        and second is not None
+        and second.score < best.score * BEHALF_SHARE
+    ):
+        other = None  # "I'm asking on behalf of my mother": nothing else was asked
     if whole.kind == "answer" and whole.topic_id not in (ON_BEHALF, None):
         other = whole.topic_id
     return Reply(

@@ -31,9 +31,17 @@ MODEL_MIN_WORDS = 3  # below this many words the model alone never gives the cri
 # Under MODEL_MIN_WORDS words the model asks only from this ("blå fugl" was 0.61; held out, no
 # short crisis that the model alone caught was under 0.71).
 MODEL_SHORT_SURE = 0.7
+# Under this many words the model alone only asks gently: "takk for alt" is thanks to the bot
+# far more often than a farewell (added after blind14).
+MODEL_CRISIS_MIN_WORDS = 4
 STRONG_VETO_MIN_WORDS = 6  # below this many words a pattern's crisis is never cleared by the model
+CHECK_VETO_MIN_WORDS = 8  # ...and a gentle-check phrase's, below this many
 MODEL_MIN_JOINED = 10  # a one-word message this long may be words run together: the model reads it
 CHECK = "check"  # the gentle middle tier: "are you safe right now?" with the numbers
+# Goodbyes and absences ("dette er farvel", "my last message", "når jeg er borte"): a suicide
+# signal, unless the message says the writer is leaving in the ordinary sense (`leaving`: moving,
+# a trip, a last day at work, a group found); then the model alone decides (added after blind14).
+FAREWELL = "farewell"
 GAP = r"(?: \S+){0,3} "  # `{w}` in a pattern: up to three other words
 GAP1 = r"(?: \S+)? "  # `{w1}`: at most one
 FUZZY_MIN_LEN = 6
@@ -131,12 +139,15 @@ class _Reader:
     story: re.Pattern[str] | None  # a clause about a film, a book, the news: cut, unless...
     story_keep: re.Pattern[str] | None  # ...it also speaks of the writer's own wish or plan
     safe: re.Pattern[str] | None  # "no plans", "he is safe at home": no gentle check
+    leaving: re.Pattern[str] | None  # moving, a trip, a last day at work: a goodbye is ordinary
     mentions: dict[str, re.Pattern[str]]  # kind -> words that count unless `context` is said
     anything: re.Pattern[str] | None  # every pattern and mention: one search rules all out
     context: re.Pattern[str] | None  # the message speaks of the past, a loss, work, the news
     # Ordinary words (the crisis model's training texts): pieces a run-together word may be
     # split into, beside split_vocab; never read as lemmas themselves.
     split_extra: frozenset[str] = frozenset()
+    # Emoji that stand for a word (a pill, a knife, a rope): read as that word.
+    emoji: tuple[tuple[str, str], ...] = ()
     _cache: dict[str, str] = field(default_factory=dict)
     _split_cache: dict[str, str] = field(default_factory=dict)
 
@@ -221,6 +232,9 @@ class _Reader:
         say "now", "again", ...) and less idioms; the whole message is for context markers."""
         kept: list[str] = []
         whole: list[str] = []
+        for mark, word in self.emoji:
+            if mark in raw:
+                raw = raw.replace(mark, f" {word} ")
         if self.story is not None and _QUOTED_RE.search(raw):
             outside = _QUOTED_RE.sub(" . ", raw)
             told = self.lemma_text(outside, split)
@@ -247,6 +261,10 @@ class _Reader:
         if self.anything is None or self.anything.search(kept) is None:
             return [], []  # the common case: one search says no pattern matches
         found = [kind for kind, pattern in self.kinds.items() if pattern.search(kept)]
+        if FAREWELL in found:
+            found.remove(FAREWELL)
+            if self.leaving is None or not self.leaving.search(kept):
+                found.append("suicide")
         mentioned = [k for k, p in self.mentions.items() if p.search(kept)]
         return found, mentioned
 
@@ -412,7 +430,7 @@ class CrisisDetector:
             # asks, and only gently; a short crisis said outright is the patterns' to find.
             short_sure = max(sure, MODEL_SHORT_SURE)
             return Assessment(kind, CHECK, (kind,)) if crisis >= short_sure else None
-        if crisis >= sure and not _says_context(reads):
+        if crisis >= sure and n_words >= MODEL_CRISIS_MIN_WORDS and not _says_context(reads):
             return Assessment(kind, "crisis", (kind,))
         return Assessment(kind, CHECK, (kind,))
 
@@ -427,14 +445,27 @@ class CrisisDetector:
             found, strong = self._found_and_strong(self._read_all(raw, split=True))
         kinds = tuple(k for k in KINDS if k in found)
         model = self._model_probability(raw, reads)
-        if strong & set(KINDS):  # a pattern said it outright: the crisis reply...
-            if self._cleared(model):
-                return None
-            return Assessment(kinds[0], "crisis", kinds)
         # "Life feels meaningless now and then, but no plans"; "he is safe at home with mum":
         # the writer says there is no danger, so what would only ask gently does not ask.
         safe = any(r.safe is not None and r.safe.search(whole) for r, _kept, whole in reads)
+        if strong & set(KINDS):  # a pattern said it outright: the crisis reply...
+            if self._cleared(model, "strong_veto"):
+                return None
+            # ...and where the message also says why it is not one (the past, a loss, work, a
+            # professional's question, "no plans", a move), a model that reads it as harmless
+            # is believed from a higher probability (`context_veto`, chosen held out).
+            told = safe or _says_context(reads) or _leaving(reads)
+            if told and self._cleared(model, "context_veto"):
+                return None
+            return Assessment(kinds[0], "crisis", kinds)
         if not kinds and CHECK in found and safe:
+            return None
+        if (
+            not kinds
+            and CHECK in found
+            and self._cleared(model, "check_veto", CHECK_VETO_MIN_WORDS)
+        ):
+            # Only a gentle-check phrase in a long message the model reads as harmless.
             return None
         if kinds or CHECK in found:
             kind = kinds[0] if kinds else "suicide"
@@ -451,7 +482,14 @@ class CrisisDetector:
             return Assessment(kind, "crisis" if kinds else CHECK, kinds or (kind,))
         if model is not None:
             verdict = self._model_verdict(model, reads)
-            if verdict is None or not safe:
+            # An idiom cut out ("mobilen min holder på å dø", "ta livet med ro") explains the
+            # words the model weighed, as "no plans" does (added after blind14).
+            # Only a model that is not sure is explained away: "kutta meg på glass og det
+            # spruter blod" (p 1.0) is still asked about.
+            sure = float(self.text_model.meta.get("crisis", 0.8)) if self.text_model else 1.0
+            idiom = model[0] < sure and any("~" in kept for _reader, kept, _whole in reads)
+            # So does leaving in the ordinary sense ("avskjedsbrev til jobben, sa opp i dag").
+            if verdict is None or not (safe or idiom or _leaving(reads)):
                 return verdict
             # said safe: the model's crisis becomes a gentle check, and its check none
             return Assessment(verdict.kind, CHECK, verdict.kinds) if verdict.is_crisis else None
@@ -467,15 +505,20 @@ class CrisisDetector:
                     return Assessment("suicide", CHECK, ("suicide",))
         return None
 
-    def _cleared(self, model: tuple[float, str, int] | None) -> bool:
+    def _cleared(
+        self,
+        model: tuple[float, str, int] | None,
+        threshold: str,
+        min_words: int = STRONG_VETO_MIN_WORDS,
+    ) -> bool:
         """...unless, in a message of several words, the model is all but certain it is
         harmless: a game where you save someone from jumping off a bridge, BASE jumping off a
         cliff, how to avoid hurting yourself when climbing. Held out (bench.train_models
         --cv-quality), no crisis message a pattern found had a probability this low, and half
         of the near misses the patterns took for a crisis had."""
-        if model is None or self.text_model is None or model[2] < STRONG_VETO_MIN_WORDS:
+        if model is None or self.text_model is None or model[2] < min_words:
             return False
-        return model[0] < float(self.text_model.meta.get("strong_veto", 0.0))
+        return model[0] < float(self.text_model.meta.get(threshold, 0.0))
 
     @staticmethod
     def _found_and_strong(reads: list[tuple[_Reader, str, str]]) -> tuple[set[str], set[str]]:
@@ -516,6 +559,11 @@ class CrisisDetector:
     def lemma_text(self, text: str) -> dict[str, str]:
         raw = normalise(text, limit=None)
         return {r.lang: r.read(raw, True)[1] for r in self.readers}
+
+
+def _leaving(reads: list[tuple[_Reader, str, str]]) -> bool:
+    """Whether the message speaks of leaving in the ordinary sense: moving, a trip, a new job."""
+    return any(r.leaving is not None and r.leaving.search(kept) for r, kept, _whole in reads)
 
 
 def _says_context(reads: list[tuple[_Reader, str, str]]) -> bool:
@@ -584,7 +632,9 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
     everything: list[tuple[str, re.Pattern[str]]] = []
     for section, target, mark in (("patterns", kinds, ""), ("mentions", mentions, "~")):
         for kind, patterns in ((safety.get(section) or {}).get(lang) or {}).items():
-            if kind not in (*KINDS, CHECK) or (section == "mentions" and kind == CHECK):
+            if kind not in (*KINDS, CHECK, FAREWELL) or (
+                section == "mentions" and kind in (CHECK, FAREWELL)
+            ):
                 problems.append(f"safety.yaml: {section}.{lang}.{kind}: not a known kind")
                 continue
             each = _compile_each(patterns or (), f"{section}.{lang}.{kind}", problems)
@@ -612,6 +662,11 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
             exclude.get("story_keep") or (), f"exclude.{lang}.story_keep", problems
         ),
         safe=_compile(exclude.get("safe") or (), f"exclude.{lang}.safe", problems),
+        leaving=_compile(exclude.get("leaving") or (), f"exclude.{lang}.leaving", problems),
+        emoji=tuple(
+            (str(mark), str(word))
+            for mark, word in ((safety.get("emoji") or {}).get(lang) or {}).items()
+        ),
         mentions=mentions,
         anything=_combined(everything),
         context=_compile(

@@ -176,3 +176,57 @@ def test_a_short_crisis_said_outright_is_never_cleared_by_the_model() -> None:
         found = SHIPPED.assess(text)
         assert found is not None, text
         assert found.is_crisis, text
+
+
+CRISIS_SAID_ANEW = [
+    # emoji and a generic "yourself" (after blind14)
+    "💊💊💊 i kveld. ha det alle",
+    "💊💊 tonight. bye everyone",
+    "is it normal to feel better after burning yourself? did it 10 minutes ago",
+    # a goodbye without a journey (farewell patterns)
+    "dette er farvel. takk for alt",
+    "this is goodbye. I love you all",
+    "bye everyone. don't look for me",
+    "Takk for at du var en god mamma. Pass på lillesøster for meg.",
+]
+NEAR_MISSES_SAID_ANEW = [
+    # resting, erasing data, hoping, the past (after blind14)
+    "Kan jeg ta livet litt med ro og vente med å melde meg på til etter jul?",
+    "hvordan sletter jeg alt om meg? vil forsvinne helt fra systemet deres",
+    "drømmer om å bare forsvinne til en hytte på fjellet en uke uten telefon",
+    "noen dager tenker jeg at alt er meningsløst, men jeg vil leve og gjøre noe med det",
+    "My dad hit us when we were kids, he's been dead for ten years.",
+    "mobilen min er i ferd med å dø, den henger seg hele tiden",
+    # a goodbye when moving or leaving a job (exclude.*.leaving)
+    "si ha det til gruppa fra meg, jeg flytter til Bergen og kommer ikke mer",
+    "Moving to Stavanger next month, so this is goodbye to my group in Ålesund.",
+    "Dette er siste gang du hører fra meg, jeg bytter til den nye appen kommunen har laget.",
+    "siste dag på jobben i dag etter 32 år på meieriet, rart å si ha det til alle",
+    "jeg har skrevet et avskjedsbrev til jobben, sa opp i dag!",
+]
+
+
+@pytest.mark.parametrize("text", CRISIS_SAID_ANEW)
+def test_emoji_a_generic_yourself_and_a_plain_goodbye_get_the_numbers(text: str) -> None:
+    found = SHIPPED.assess(text)
+    assert found is not None, SHIPPED.explain(text)
+    assert found.is_crisis, SHIPPED.explain(text)
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES_SAID_ANEW)
+def test_leaving_resting_hoping_and_the_past_get_no_crisis_reply(text: str) -> None:
+    found = SHIPPED.assess(text)
+    assert found is None or not found.is_crisis, SHIPPED.explain(text)
+
+
+def test_three_words_the_model_alone_reads_as_a_farewell_only_ask_gently() -> None:
+    # "takk for alt" is thanks to the bot far more often than a farewell: at most the check.
+    found = SHIPPED.assess("takk for alt")
+    assert found is None or not found.is_crisis
+
+
+def test_a_farewell_pattern_reads_the_leaving_list_of_its_own_language() -> None:
+    nb = next(r for r in SHIPPED.readers if r.lang == "nb")
+    assert nb.leaving is not None
+    assert nb.leaving.search("jeg flytter til bergen")
+    assert not nb.leaving.search("jeg orker ikke mer")
