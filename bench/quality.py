@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind15|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind16|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,7 +19,7 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind15` (bench/data/blind*),
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind16` (bench/data/blind*),
 each written without seeing the content and committed before anything was measured on it; each
 one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
 became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
@@ -41,7 +41,7 @@ from bot.answers.answering import Reply, replies
 from bot.answers.crisis import CrisisDetector
 from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import LinearModel
-from bot.composition import create_safety
+from bot.composition import create_readers
 from bot.content import load_content
 from bot.textnorm import normalise, tokens
 
@@ -80,6 +80,10 @@ SETS = {
     "blind15": (
         DATA / "blind15" / "questions_blind15.yaml",
         DATA / "blind15" / "crisis_blind15.yaml",
+    ),
+    "blind16": (
+        DATA / "blind16" / "questions_blind16.yaml",
+        DATA / "blind16" / "crisis_blind16.yaml",
     ),
 }
 TEAM = (
@@ -321,8 +325,7 @@ def main(argv: list[str]) -> None:
     name = argv[argv.index("--set") + 1] if "--set" in argv else "all"
     content = load_content()
     models: dict[str, LinearModel] | None = {} if "--tfidf" in argv else None
-    faq = FaqIndex(content, models=models)
-    crisis = create_safety(content, models=models)
+    faq, crisis = create_readers(content, models)
     present = [n for n, (qpath, _c) in SETS.items() if qpath.exists()]
     names = ["team", *present] if name == "all" else [name]
     for n in names:

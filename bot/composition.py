@@ -71,6 +71,17 @@ def create_safety(
     )
 
 
+def create_readers(
+    content: Content, models: Mapping[str, LinearModel] | None = None
+) -> tuple[FaqIndex, CrisisDetector]:
+    """The FAQ index and the crisis detector, sharing one featurizer; the index reads a question
+    run together into one word with the detector's splitter."""
+    faq = FaqIndex(content) if models is None else FaqIndex(content, models=dict(models))
+    crisis = create_safety(content, models=models, featurizer=faq.featurizer)
+    faq.unjoin = crisis.unjoined
+    return faq, crisis
+
+
 async def create_services(
     config: Config,
     *,
@@ -89,12 +100,12 @@ async def create_services(
     storage = await Storage.open(
         database or config.data_dir / DATABASE_NAME, clock, timezone=config.timezone
     )
-    faq = FaqIndex(content)
+    faq, crisis = create_readers(content)
     return Services(
         config=config,
         content=content,
         faq=faq,
-        crisis=create_safety(content, featurizer=faq.featurizer),
+        crisis=crisis,
         storage=storage,
         pseudonymizer=Pseudonymizer(key),
         cipher=ChatCipher(key),

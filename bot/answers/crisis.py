@@ -240,6 +240,7 @@ class _Reader:
             told = self.lemma_text(outside, split)
             if self.story.search(told) and not (self.story_keep and self.story_keep.search(told)):
                 raw = outside  # a song called "I want to die": the title is not the writer's
+                kept.append("~")  # ...and the message has explained its own strong words
         for clause in _CLAUSE_RE.split(raw):
             text = self.lemma_text(clause, split)
             if not text:
@@ -250,6 +251,7 @@ class _Reader:
                 continue
             story = self.story is not None and self.story.search(text) is not None
             if story and (self.story_keep is None or not self.story_keep.search(text)):
+                kept.append("~")  # a story's clause: cut, and it explains the message's words
                 continue
             if self.idiom is not None:
                 text = self.idiom.sub(" ~ ", text)
@@ -491,8 +493,11 @@ class CrisisDetector:
             # So does leaving in the ordinary sense ("avskjedsbrev til jobben, sa opp i dag").
             if verdict is None or not (safe or idiom or _leaving(reads)):
                 return verdict
-            # said safe: the model's crisis becomes a gentle check, and its check none
-            return Assessment(verdict.kind, CHECK, verdict.kinds) if verdict.is_crisis else None
+            # said safe: the model's crisis becomes a gentle check, and its check none; a sure
+            # model (held back to a check only by a past or a loss in the message) still asks
+            if verdict.is_crisis or model[0] >= sure:
+                return Assessment(verdict.kind, CHECK, verdict.kinds)
+            return None
         if self.model is not None:  # the older lemma weights, when the trained model is absent
             p = self.model.probability(self._features(reads))
             if p >= self.model.check:

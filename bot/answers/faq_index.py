@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ FUZZY_CUTOFF = 82.0  # rapidfuzz ratio a typo must reach to stand for a known st
 MIN_FUZZY_LEN = 5  # shorter stems have too many near neighbours (selg -> seg, takk -> tak)
 MIN_PART_LEN = 4  # a compound's tail must be this long (morgen is not mor + gen)
 LINKING_LETTERS = ("s", "e")
+JOINED_MIN_LEN = 12  # a one-word question this long may be a whole question run together
 CACHE_LIMIT = 50_000  # Norwegian compounds join parts with -s- or -e-
 
 
@@ -329,6 +330,11 @@ class FaqIndex:
         classes = self.featurizer.shared
         # "jeg er 19", "my son is 15": a number a person could be is read as age.
         self._age_words = {str(k): str(v) for k, v in (lexicon.get("age_word") or {}).items()}
+        # Emoji that stand for a word ("🏳️‍🌈 velkommen?"): read as that word.
+        self._emoji = tuple((str(k), str(v)) for k, v in (lexicon.get("emoji") or {}).items())
+        # A whole question run together ("erdetgratisellerhva") is read as its words too: the
+        # crisis detector's splitter, given by bot.composition (None: not split).
+        self.unjoin: Callable[[list[str]], tuple[list[str], int]] | None = None
         parts = [str(p) for p in lexicon.get("compound_parts") or ()]
         self._hints = {lang: self.featurizer.hints.get(lang, frozenset()) for lang in LANGUAGES}
         self._smalltalk = {
@@ -369,7 +375,12 @@ class FaqIndex:
         """Normalise and split the message once, for everything asked of it below. `firm`: the
         fallback is a chosen or held chat language, which a short message's weak evidence does
         not overrule (bot/chat/language.py)."""
+        for mark, word in self._emoji:
+            if mark in text:
+                text = text.replace(mark, f" {word} ")
         words = tuple(tokens(normalise(text)))
+        if self.unjoin is not None and len(words) == 1 and len(words[0]) >= JOINED_MIN_LEN:
+            words = tuple(self.unjoin(list(words))[0])
         if any(w.isdigit() for w in words):
             words = self._ages(words)
         if "me" in words:  # "bli me", "vær me": dialect for "med"

@@ -11,7 +11,7 @@ from bench.train_models import BLIND, MODELS, all_items, inputs
 from bot.answers.answering import faq_reply, replies
 from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import Featurizer, LinearModel, ModelError, train_softmax
-from bot.composition import create_safety
+from bot.composition import create_readers, create_safety
 from bot.content import load_content, load_models
 
 CONTENT = load_content()
@@ -188,6 +188,11 @@ CRISIS_SAID_ANEW = [
     "this is goodbye. I love you all",
     "bye everyone. don't look for me",
     "Takk for at du var en god mamma. Pass på lillesøster for meg.",
+    # emoji alone, a fall, locked in without food (after blind15)
+    "💊💊💊💊💊💊🥃👋",
+    "🩸🔪😶",
+    "🚑🚑 hjelp pappa faller om",
+    "Er det lov å låse inne en 14-åring hele helga uten mat? Spør for meg selv.",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
@@ -203,6 +208,11 @@ NEAR_MISSES_SAID_ANEW = [
     "Dette er siste gang du hører fra meg, jeg bytter til den nye appen kommunen har laget.",
     "siste dag på jobben i dag etter 32 år på meieriet, rart å si ha det til alle",
     "jeg har skrevet et avskjedsbrev til jobben, sa opp i dag!",
+    # leaving the bot, a denial, "never", a theme tune (after blind15)
+    "Jeg vil avslutte alt med denne boten. Hvordan melder jeg meg av?",
+    "nei jeg skal ikke gjøre noe dumt 😅 bare litt deppa etter eksamen",
+    "Jeg har aldri skadet meg selv og kommer ikke til å gjøre det, men jeg sliter med sinne.",
+    "The MASH theme 'Suicide Is Painless' is stuck in my head. Is there a group in Tromsø?",
 ]
 
 
@@ -230,3 +240,28 @@ def test_a_farewell_pattern_reads_the_leaving_list_of_its_own_language() -> None
     assert nb.leaving is not None
     assert nb.leaving.search("jeg flytter til bergen")
     assert not nb.leaving.search("jeg orker ikke mer")
+
+
+def test_a_past_or_a_loss_never_turns_a_sure_model_into_silence() -> None:
+    # "spør om jeg har det bra" is a question, not "I am fine"; and a sure model in a message
+    # that also tells of a loss still asks gently.
+    text = (
+        "Mannen min døde i mars. Ungene spør om jeg har det bra, og jeg sier ja. "
+        "Jeg har tenkt mye på det, og jeg har bestemt meg."
+    )
+    assert SHIPPED.assess(text) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("🏳️‍🌈 velkommen?", "welcome_lgbt"),
+        ("♿ tilgjengelig?", "welcome_disability"),
+        ("kanjegblimedigrupperitromsø", "where_groups"),
+        ("hvordanmelderjegmegpå", "register_interest"),
+    ],
+)
+def test_emoji_and_a_question_run_together_are_read_as_words(text: str, topic: str) -> None:
+    faq, _crisis = create_readers(CONTENT)
+    reply = faq_reply(text, "nb", faq)
+    assert (reply.kind, reply.topic_id) == ("answer", topic)
