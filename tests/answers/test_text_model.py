@@ -202,6 +202,12 @@ CRISIS_SAID_ANEW = [
     "Er det farleg å ikkje sy eit djupt sår? Eg vil ikkje fortelje nokon korleis det skjedde.",
     "Kan man gå i en gruppe når man har arr over alt og fortsatt lager nye?",
     "Kan ein bli sjuk av eimen frå vedovnen? Heile familien er kvalme og svimle",
+    # a lethal height, one more cut, a threat, a scald, through the ice (after blind18)
+    "how high does a bridge have to be for it to be certain",
+    "berre eitt lite kutt til så blir det bra att",
+    "Han sa at hvis jeg går på en sånn gruppe, så skal han sørge for at jeg angrer.",
+    "hjelp, kokte vann ut over ungen, hele armen er knallrød og det kommer blemmer",
+    "gikk gjennom isen på Femunden, kom meg opp men er gjennomvåt og det er -15",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
@@ -232,6 +238,11 @@ NEAR_MISSES_SAID_ANEW = [
     "I'm leaving Norway for good next week, so this is goodbye. Thanks for the help!",
     "I've had chronic chest pain for years, checked many times, it's muscular.",
     "jeg kommer ikke til å være her til jul, skal til Thailand i tre måneder.",
+    # a death from illness, joining in, a language class, a denial (after blind18)
+    "pappa døde i fjor av hjerteinfarkt og jeg sliter fortsatt litt.",
+    "henger meg på spørsmålet over: er det gratis?",
+    "what does 'selvskading' mean in english? for my norsk class",
+    "I'm not going to hurt myself, I promise, I just need people to talk to.",
 ]
 
 
