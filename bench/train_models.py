@@ -32,7 +32,7 @@ from bench.quality import DATA, SETS, load_items, report, team_items
 from bot.answers.crisis import KINDS, CrisisDetector
 from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import LinearModel, fingerprint, train_softmax
-from bot.composition import create_safety
+from bot.composition import create_readers, create_safety
 from bot.content import FLOWS_DIR, Content, load_content
 from bot.textnorm import normalise, tokens
 
@@ -372,9 +372,7 @@ def cross_validate_quality(content: Content, names: Sequence[str], verbose: bool
             "topics": train_topics(train, content, readers),
             "crisis": train_crisis(train, readers),
         }
-        faq = FaqIndex(content, models=models, featurizer=readers.featurizer)
-        crisis = create_safety(content, models=models, featurizer=readers.featurizer)
-        faq.unjoin = crisis.unjoined
+        faq, crisis = create_readers(content, models, readers.featurizer)
         print(report(name, faq, crisis, verbose).replace("quality set=", "cv set="))
         print(flush=True)
 

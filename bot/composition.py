@@ -72,11 +72,19 @@ def create_safety(
 
 
 def create_readers(
-    content: Content, models: Mapping[str, LinearModel] | None = None
+    content: Content,
+    models: Mapping[str, LinearModel] | None = None,
+    featurizer: Featurizer | None = None,
 ) -> tuple[FaqIndex, CrisisDetector]:
-    """The FAQ index and the crisis detector, sharing one featurizer; the index reads a question
-    run together into one word with the detector's splitter."""
-    faq = FaqIndex(content) if models is None else FaqIndex(content, models=dict(models))
+    """The FAQ index and the crisis detector, sharing one featurizer (`featurizer`, or the
+    index's own); the index reads a question run together into one word with the detector's
+    splitter."""
+    if models is None and featurizer is None:
+        faq = FaqIndex(content)
+    else:
+        faq = FaqIndex(
+            content, models=None if models is None else dict(models), featurizer=featurizer
+        )
     crisis = create_safety(content, models=models, featurizer=faq.featurizer)
     faq.unjoin = crisis.unjoined
     return faq, crisis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Only this much of a message is analysed: a question fits in far less, and it bounds the work a
 # 4096-character message can cause.
@@ -30,6 +30,14 @@ def normalise(text: str, limit: int | None = MAX_ANALYSED_CHARS) -> str:
 def tokens(text: str) -> list[str]:
     """Word tokens of already-normalised text."""
     return _TOKEN_RE.findall(text)
+
+
+def replace_marks(text: str, marks: Iterable[tuple[str, str]]) -> str:
+    """`text` with each mark (an emoji that stands for a word) replaced by its word."""
+    for mark, word in marks:
+        if mark in text:
+            text = text.replace(mark, f" {word} ")
+    return text
 
 
 def apply_variants(words: list[str], variants: Mapping[str, str]) -> list[str]:

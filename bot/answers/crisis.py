@@ -20,7 +20,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from bot.answers.text_model import Featurizer, LinearModel
-from bot.textnorm import normalise, tokens
+from bot.textnorm import normalise, replace_marks, tokens
 
 WORD_START = r"\b"
 NEVER = r"(?!x)x"
@@ -232,9 +232,7 @@ class _Reader:
         say "now", "again", ...) and less idioms; the whole message is for context markers."""
         kept: list[str] = []
         whole: list[str] = []
-        for mark, word in self.emoji:
-            if mark in raw:
-                raw = raw.replace(mark, f" {word} ")
+        raw = replace_marks(raw, self.emoji)
         if self.story is not None and _QUOTED_RE.search(raw):
             outside = _QUOTED_RE.sub(" . ", raw)
             told = self.lemma_text(outside, split)

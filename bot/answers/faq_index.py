@@ -26,7 +26,7 @@ from bot.answers.text_model import Featurizer, LinearModel
 from bot.chat import language as chat_language
 from bot.config import LANGUAGES
 from bot.content import Content
-from bot.textnorm import apply_variants, normalise, tokens
+from bot.textnorm import apply_variants, normalise, replace_marks, tokens
 
 STEMMER_NAMES = {"nb": "norwegian", "en": "english"}
 EXAMPLE_WEIGHT = 0.7  # share of a topic's score that comes from its best-matching example
@@ -375,10 +375,7 @@ class FaqIndex:
         """Normalise and split the message once, for everything asked of it below. `firm`: the
         fallback is a chosen or held chat language, which a short message's weak evidence does
         not overrule (bot/chat/language.py)."""
-        for mark, word in self._emoji:
-            if mark in text:
-                text = text.replace(mark, f" {word} ")
-        words = tuple(tokens(normalise(text)))
+        words = tuple(tokens(normalise(replace_marks(text, self._emoji))))
         if self.unjoin is not None and len(words) == 1 and len(words[0]) >= JOINED_MIN_LEN:
             words = tuple(self.unjoin(list(words))[0])
         if any(w.isdigit() for w in words):
