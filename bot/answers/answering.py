@@ -30,6 +30,7 @@ PART_MIN_WORDS = 3  # each of two questions in one message must be at least this
 MAX_SPLIT_CHARS = 600  # only this much of a message is split into questions
 ON_BEHALF = "on_behalf"  # the topic about asking for someone else
 BEHALF_SHARE = 0.6  # ... answered first when it scores at least this share of the best
+BEHALF_SHARE_UNSURE = 0.1  # ... or this share when nothing else was clear (held out blind11-18)
 
 # With the trained topic model (bot/answers/text_model.py) scores are probabilities; chosen by
 # cross-validation over the studied sets (python -m bench.calibrate --trained).
@@ -149,7 +150,8 @@ def _for_someone_else(match: Match, whole: Reply) -> Reply | None:
     the best, and the topic asked about as a button."""
     best = match.best
     helping = next((r for r in match.ranked if r.topic_id == ON_BEHALF), None)
-    if best is None or helping is None or helping.score < best.score * BEHALF_SHARE:
+    share = BEHALF_SHARE if whole.kind == "answer" else BEHALF_SHARE_UNSURE
+    if best is None or helping is None or helping.score < best.score * share:
         return None
     second = next((r for r in match.ranked if r.topic_id != ON_BEHALF), None)
     other = second.topic_id if second is not None else None

@@ -134,6 +134,9 @@ class _Reader:
     kinds: dict[str, re.Pattern[str]]  # kind (or "check") -> combined patterns
     sources: dict[str, list[tuple[str, re.Pattern[str]]]]  # for explain()
     past: re.Pattern[str] | None
+    # A clause that puts the one before it in the past or says it is over ("..., men det er
+    # mange år siden"; "hostet den opp med en gang"): that clause is cut too.
+    settled: re.Pattern[str] | None
     idiom: re.Pattern[str] | None
     keep: re.Pattern[str] | None
     story: re.Pattern[str] | None  # a clause about a film, a book, the news: cut, unless...
@@ -244,6 +247,12 @@ class _Reader:
             if not text:
                 continue
             whole.append(text)
+            if self.settled is not None and self.settled.search(text):
+                # "..., but that was years ago and he is fine now": both clauses are cut,
+                # unless the one before says "now", "again" or the writer's own wish
+                if kept and kept[-1] != "~" and not self._kept(kept[-1]):
+                    kept.pop()
+                continue
             past = self.past is not None and self.past.search(text) is not None
             if past and (self.keep is None or not self.keep.search(text)):
                 continue
@@ -255,6 +264,11 @@ class _Reader:
                 text = self.idiom.sub(" ~ ", text)
             kept.append(text)
         return " . ".join(kept), " . ".join(whole)
+
+    def _kept(self, text: str) -> bool:
+        """A clause that says "now", "again", "still" or the writer's own wish ("jeg vil
+        dø"): never put in the past by the clause after it."""
+        return any(p is not None and p.search(text) for p in (self.keep, self.story_keep))
 
     def kinds_in(self, kept: str) -> tuple[list[str], list[str]]:
         """(Kinds its patterns find, kinds its mentions find) in what still counts of a message."""
@@ -479,6 +493,12 @@ class CrisisDetector:
                 # that only asks gently is not either: held out, that cleared 1 near miss and
                 # missed "fiks meg et nummer jeg kan ringe før jeg gjør noe dumt" (p 0.034).
                 return None
+            if not kinds and model is not None and not (safe or _leaving(reads)):
+                # A phrase that only asks gently never lowers what the model reads: "jeg
+                # fortjener å ha vondt" the model is sure of still gets the numbers at once.
+                verdict = self._model_verdict(model, reads)
+                if verdict is not None and verdict.is_crisis:
+                    return verdict
             return Assessment(kind, "crisis" if kinds else CHECK, kinds or (kind,))
         if model is not None:
             verdict = self._model_verdict(model, reads)
@@ -493,6 +513,8 @@ class CrisisDetector:
                 return verdict
             # said safe: the model's crisis becomes a gentle check, and its check none; a sure
             # model (held back to a check only by a past or a loss in the message) still asks
+            # (held out over blind1-14, asking only from 0.8 or 0.9 cleared 1-2 near misses and
+            # lost 1-3 crises: "har laget en liste over hvem som skal få hundene mine")
             if verdict.is_crisis or model[0] >= sure:
                 return Assessment(verdict.kind, CHECK, verdict.kinds)
             return None
@@ -658,6 +680,7 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
         kinds=kinds,
         sources=sources,
         past=_compile(exclude.get("past") or (), f"exclude.{lang}.past", problems),
+        settled=_compile(exclude.get("settled") or (), f"exclude.{lang}.settled", problems),
         idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
         keep=_compile(keep, f"exclude.{lang}.keep", problems),
         story=_compile(exclude.get("story") or (), f"exclude.{lang}.story", problems),

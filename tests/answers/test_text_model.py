@@ -208,6 +208,16 @@ CRISIS_SAID_ANEW = [
     "Han sa at hvis jeg går på en sånn gruppe, så skal han sørge for at jeg angrer.",
     "hjelp, kokte vann ut over ungen, hele armen er knallrød og det kommer blemmer",
     "gikk gjennom isen på Femunden, kom meg opp men er gjennomvåt og det er -15",
+    # a threat from a parent or partner is never an idiom; fumes, hidden scars (after blind19)
+    "pappa kommer til å drepe meg",
+    "stefaren min kommer til å drepe meg",
+    "kona mi skal drepe meg",
+    "my husband is going to kill me",
+    "my dad is going to kill me",
+    "eksosen i garasjen, hvor lenge tar det",
+    "hvilken side av låret er best så arrene ikke syns",
+    "sønnen min har googlet 'smertefri død' og har ikke vært på skolen på en uke",
+    "jeg vil dø, det er lenge siden",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
@@ -243,7 +253,29 @@ NEAR_MISSES_SAID_ANEW = [
     "henger meg på spørsmålet over: er det gratis?",
     "what does 'selvskading' mean in english? for my norsk class",
     "I'm not going to hurt myself, I promise, I just need people to talk to.",
+    # a boss's or a mother's "kill me", the past said after, a game lost (after blind19)
+    "sjefen kjem til å drepa meg når han ser at eg gløymde møtet",
+    "mamma kommer til å drepe meg om hun finner ut at jeg har glemt bursdagen",
+    "this exam is going to kill me",
+    "En venn sa en gang at hun ville ta livet sitt, men det er mange år siden og hun har det"
+    " bra nå.",
+    "My friend once said he would kill himself, but that was years ago and he is fine now",
+    "dattera svelget en klinkekule men hostet den opp med en gang",
+    "eg har ingen tankar om å skade meg sjølv, berre lei meg",
 ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "må dra hjemmefra i natt med ungene, hvor kan vi sove",
+        "har en passer i sekken til når det blir for mye",
+        "dette blir det siste jeg prøver",
+        "jeg fortjener å ha vondt",
+    ],
+)
+def test_plans_said_sideways_at_least_ask_gently(text: str) -> None:
+    assert SHIPPED.assess(text) is not None, SHIPPED.explain(text)
 
 
 @pytest.mark.parametrize("text", CRISIS_SAID_ANEW)
