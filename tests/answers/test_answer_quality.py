@@ -111,3 +111,28 @@ def test_two_questions_in_one_get_an_answer_and_the_other_as_a_button() -> None:
 
 def test_detector_is_the_one_the_app_builds() -> None:
     assert isinstance(CRISIS, CrisisDetector)
+
+
+def test_one_topic_far_ahead_of_every_other_is_answered_below_the_usual_probability() -> None:
+    from bot.answers.answering import _decide_trained
+    from bot.answers.faq_index import Match, Ranked
+
+    ahead = Match("nb", (Ranked("cost", 0.28), Ranked("age", 0.1)), offtopic=0.05, trained=True)
+    assert _decide_trained(ahead).kind == "answer"
+    close = Match("nb", (Ranked("cost", 0.28), Ranked("age", 0.2)), offtopic=0.05, trained=True)
+    assert _decide_trained(close).kind == "suggest"
+    declined_near = Match("nb", (Ranked("cost", 0.28), Ranked("age", 0.05)), 0.2, trained=True)
+    assert _decide_trained(declined_near).kind == "suggest"
+
+
+def test_in_a_long_story_only_the_sentences_that_ask_are_questions() -> None:
+    from bot.answers.answering import _question_parts
+
+    story = (
+        "Jeg er 52 år og jobber som snekker i Alta. Kona gikk fra meg i fjor, og siden da har "
+        "jeg mest sittet hjemme. Kompisene mine er gode folk, men vi snakker ikke om sånt. "
+        "Må man være psykisk syk for å gå der, eller er det for vanlige karer også?"
+    )
+    parts = _question_parts(story, long=True)
+    assert parts and all("52 år" not in p for p in parts)
+    assert len(_question_parts("hva koster det, og må jeg ha henvisning fra legen?")) == 2
