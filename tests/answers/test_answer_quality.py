@@ -134,5 +134,6 @@ def test_in_a_long_story_only_the_sentences_that_ask_are_questions() -> None:
         "Må man være psykisk syk for å gå der, eller er det for vanlige karer også?"
     )
     parts = _question_parts(story, long=True)
-    assert parts and all("52 år" not in p for p in parts)
+    assert parts
+    assert all("52 år" not in p for p in parts)
     assert len(_question_parts("hva koster det, og må jeg ha henvisning fra legen?")) == 2
