@@ -116,7 +116,8 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> R
             first, second = both
             if whole.kind == "answer" and whole.topic_id == second:
                 # what the whole message is most about first ("Er det anonymt? Like, will people
-                # know it's me?" is about being seen; added after blind21)
+                # know it's me?" is about being seen; added after blind21: with the models that
+                # had not seen them, blind18-21 give 7 more right answers and 3 fewer)
                 first, second = second, first
             return Reply("answer", whole.lang, first, whole.confidence, also=second)
     if long and whole.kind != "answer":
