@@ -354,7 +354,7 @@ def main(argv: list[str]) -> None:
     content = load_content()
     models: dict[str, LinearModel] | None = {} if "--tfidf" in argv else None
     faq, crisis = create_readers(content, models)
-    present = [n for n, (qpath, _c) in SETS.items() if qpath.exists()]
+    present = [n for n, (qpath, cpath) in SETS.items() if qpath.exists() and cpath.exists()]
     names = ["team", *present] if name == "all" else [name]
     for n in names:
         print(report(n, faq, crisis, verbose, unseen), flush=True)
