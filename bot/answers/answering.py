@@ -141,11 +141,16 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> R
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 
 
+def _sentences(text: str) -> list[str]:
+    """The sentences of a message, as far as it is read for splitting."""
+    return [s for s in _SENTENCE_RE.split(text[:MAX_SPLIT_CHARS].strip()) if s]
+
+
 def _asked_question(text: str, lang: str, faq: FaqIndex, whole: Match) -> Reply | None:
     """A long story that ends in a question: the question itself, read alone, answered when it
     is clear by itself and one of the story's own best topics (the story spreads the
     probabilities; the question asked says what the person wants to know)."""
-    sentences = [s for s in _SENTENCE_RE.split(text[:MAX_SPLIT_CHARS].strip()) if s]
+    sentences = _sentences(text)
     asked = [s for s in sentences if "?" in s][-1:] or sentences[-1:]
     if not asked or len(asked[0].split()) < PART_MIN_WORDS or asked[0] == text.strip():
         return None
@@ -236,7 +241,7 @@ def _question_parts(text: str, long: bool = False) -> list[str]:
     question about age (added after blind20; on blind20 and blind21 with the models that had
     not seen them, 2 more right answers and no other change)."""
     if long:
-        asking = [s for s in _SENTENCE_RE.split(text[:MAX_SPLIT_CHARS].strip()) if "?" in s]
+        asking = [s for s in _sentences(text) if "?" in s]
         return [p for s in asking for p in _question_parts(s)]
     parts = [p.strip(" ,.;:!") for p in _SPLIT_RE.split(text[:MAX_SPLIT_CHARS])]
     return [p for p in parts if len(p.split()) >= PART_MIN_WORDS]
