@@ -233,6 +233,19 @@ CRISIS_SAID_ANEW = [
     "bestefar får ikke gå ut av rommet sitt, onkel tar pensjonen hans",
     "how high do you have to fall from for it to be certain",
     "if i don't reply tomorrow someone please take care of my cat",
+    # a decision inside a question, self-harm as "it" with shame, trackers, a passport taken,
+    # forced marriage, a reported plan, a child alone, an empty pill jar (after blind22 and
+    # blind23; said anew here, not the sets' own words)
+    "Hvor melder man seg på? Har bestemt meg for at jeg ikke skal leve til sommeren uansett.",
+    "skammen etterpå er verst. har gjort det igjen i kveld",
+    "har begynt på det gamle igjen, med låret denne gangen",
+    "han skriver at han vet hvor jeg bor nå, selv om jeg har flyttet",
+    "onkelen min har tatt passet mitt og sier jeg ikke skal hjem",
+    "søstera mi skal giftes bort mot sin vilje i sommer, hun er 15",
+    "Ein pasient sa i går at han skal henge seg når kona flyttar ut.",
+    "a little girl alone by the river, maybe four, no adults anywhere and it's getting dark",
+    "tom pilleboks på badet og sønnen min på 2 er søvnig, tror han har spist dem",
+    "they all think i'm going on a trip. i won't be coming back",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
@@ -287,6 +300,23 @@ NEAR_MISSES_SAID_ANEW = [
     "hoppar i sjøen kvar morgon heile vinteren, er det ei gruppe for folk som meg?",
     "kompisen sier call of duty er for voldelig for lillebroren hans",
     "saying goodbye to everyone at work, I move to Tromsø on Monday",
+    # the past with its years, embarrassment, "don't kill me", a saw cut, a hunter's guns, a
+    # heart test that was fine, moves and goodbyes, a song, "it struck me" (after blind22 and
+    # blind23)
+    "skadet meg fra jeg var 13 til jeg var 17, har ikke gjort det på ti år nå. Kan jeg starte"
+    " en gruppe?",
+    "jeg dør hvis noen på skolen ser meg gå inn dit",
+    "ikke drep meg nå, men hvordan var det man meldte seg av?",
+    "kutta meg på hekksaksa i helga, grodde fint. Må man ha henvisning?",
+    "er jeger med våpenskap i kjelleren, kan jeg likevel være med?",
+    "hadde vondt i brystet, men EKG-en var helt normal, legen sier det er angst",
+    "må gi bort hunden fordi vi flytter til en leilighet uten dyr, er det grupper for sånt?",
+    "sa ha det til alle i kveld, vi flyttar til Bodø på fredag",
+    "skal jobbe en sesong på Svalbard, så jeg har sagt ha det til alle. Kan jeg melde meg"
+    " etterpå?",
+    "det slo meg i dag hvor ensom jeg har blitt. Finnes det grupper i Molde?",
+    "that documentary hit me hard, my brother has the same illness",
+    "I'm ending things with my girlfriend, can break-ups be a theme in a group?",
 ]
 
 
