@@ -1,9 +1,10 @@
 """Choose the answering thresholds on the development set (never on a blind set).
 
     python -m bench.calibrate               TF-IDF thresholds, on the development set
-    python -m bench.calibrate --trained     the trained model's thresholds, by cross-validation:
-                                            each studied set answered by a model trained
-                                            without it (bench/train_models.py)
+    python -m bench.calibrate --trained [SET ...]
+                                            the trained model's thresholds, by cross-validation:
+                                            each studied set (or those named) answered by a
+                                            model trained without it (bench/train_models.py)
 
 For every development question it records the matcher's scores once, then tries each
 combination of thresholds and prints the best few by what a person sees: direct right answers
@@ -48,8 +49,10 @@ def score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, int, int, 
 
 
 TRAINED_GRID = {
-    "TRAINED_ANSWER": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
-    "TRAINED_SUGGEST": [0.05, 0.1, 0.15, 0.2],
+    "TRAINED_ANSWER": [0.35, 0.45, 0.5, 0.55, 0.6, 0.7],
+    "TRAINED_SUGGEST": [0.05, 0.1],
+    "TRAINED_CLEAR": [0.15, 0.2, 0.25],
+    "TRAINED_CLEAR_RATIO": [2.0, 3.0, 4.0, 5.0],
 }
 
 
@@ -72,13 +75,13 @@ def trained_score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, ..
     return total, right, wrong, declined, off_declined, off_answered
 
 
-def trained() -> None:
+def trained(picked: list[str]) -> None:
     from bench.train_models import STUDIED, Readers, all_items, train_topics
 
     content = load_content()
     readers = Readers(content)
     folds = []
-    for name in (n for n in STUDIED if load_items(SETS[n][0])):
+    for name in (n for n in picked or STUDIED if n in STUDIED and load_items(SETS[n][0])):
         model = train_topics(all_items(content, leave_out=name), content, readers)
         faq = FaqIndex(content, models={"topics": model})
         faq.rank = functools.cache(faq.rank)  # type: ignore[method-assign]
@@ -104,7 +107,11 @@ def trained() -> None:
     results.sort(key=lambda r: -r[0][0])
     n = sum(len(i) for _f, i in folds)
     print(f"{n} held-out questions; current {original}")
-    for (total, right, wrong, declined, off_d, off_a), values in results[:10]:
+    now = tuple(original[k] for k in keys)
+    for (total, right, wrong, declined, off_d, off_a), values in [
+        *[r for r in results if r[1] == now],
+        *results[:10],
+    ]:
         print(
             f"score={total:.1f} right={right} wrong={wrong} declined={declined}"
             f" offtopic_declined={off_d} offtopic_answered={off_a} "
@@ -114,7 +121,7 @@ def trained() -> None:
 
 def main() -> None:
     if "--trained" in sys.argv:
-        trained()
+        trained([a for a in sys.argv[1:] if not a.startswith("--")])
         return
     content = load_content()
     faq = FaqIndex(content)

@@ -246,6 +246,20 @@ CRISIS_SAID_ANEW = [
     "a little girl alone by the river, maybe four, no adults anywhere and it's getting dark",
     "tom pilleboks på badet og sønnen min på 2 er søvnig, tror han har spist dem",
     "they all think i'm going on a trip. i won't be coming back",
+    # means gathered at several pharmacies, self-harm that "helps", the cover story after a
+    # question, a threat against someone else, an ex outside at night, a child and pills of
+    # unknown number, a third person giving things away (after blind24; said anew)
+    "har handla paracet på fire ulike apotek denne veka så ingen skulle lure",
+    "went to three different pharmacies so it wouldn't look suspicious, i have enough now",
+    "skjærer meg med saksa i friminuttet og det hjelper faktisk",
+    "mamma spurte om arrene, jeg sa jeg hadde falt i skogen",
+    "han sier jeg ikke må si noe til læreren, ellers blir lillebror straffet",
+    "keep quiet about what happens at night or mum gets hurt, he says",
+    "eksen min sto utenfor vinduet mitt hele natta igjen",
+    "politiet sier de ikke kan gjøre noe før han faktisk gjør noe",
+    "sønnen min på 2 fant jerntablettene mine og spiste, vet ikke hvor mange",
+    "my daughter found the vitamins and we don't know how many she took",
+    "bestefar har vært så nedfor, i dag spurte han om jeg ville ha gitaren hans",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
@@ -317,6 +331,17 @@ NEAR_MISSES_SAID_ANEW = [
     "det slo meg i dag hvor ensom jeg har blitt. Finnes det grupper i Molde?",
     "that documentary hit me hard, my brother has the same illness",
     "I'm ending things with my girlfriend, can break-ups be a theme in a group?",
+    # the answer found, one's data deleted, roof work, an accident treated, a new life
+    # elsewhere, safe now (after blind24; said anew)
+    "takk for hjelpen og ha det, fikk svar på alt jeg lurte på",
+    "har bestemt meg for å ikke melde meg på likevel, kan dere slette det dere har lagret om meg?",
+    "skal legge nye takplater på taket i helga, kan jeg komme på møte på mandag?",
+    "var på akutten i fjor høst etter en overdose ved et uhell, nå har jeg dosett. kan jeg bli"
+    " med?",
+    "levert nøklene og sagt farvel til alle, nytt liv i Bodø fra mandag! finnes det grupper der?",
+    "bodde på krisesenter for to år siden, nå har jeg det trygt. hvordan blir jeg med i ei"
+    " gruppe?",
+    "trenger å få ut smerten ved å skrive, er det grupper der man kan dele sånt?",
 ]
 
 
@@ -327,6 +352,13 @@ NEAR_MISSES_SAID_ANEW = [
         "har en passer i sekken til når det blir for mye",
         "dette blir det siste jeg prøver",
         "jeg fortjener å ha vondt",
+        # refusing the numbers, pain to get out, hiding an eye, plasters explained away
+        # (after blind24)
+        "ikke gi meg noen nummer. jeg vil bare si hei og ha det",
+        "don't give me the numbers, I just want someone to read this",
+        "trenger bare å få ut smerten, uansett hvordan",
+        "går med solbriller inne på jobben igjen så ingen ser øyet",
+        "søstera mi lurte på hvorfor jeg har plaster igjen, sa at katten hadde klort meg",
     ],
 )
 def test_plans_said_sideways_at_least_ask_gently(text: str) -> None:
@@ -382,3 +414,15 @@ def test_emoji_and_a_question_run_together_are_read_as_words(text: str, topic: s
     faq, _crisis = create_readers(CONTENT)
     reply = faq_reply(text, "nb", faq)
     assert (reply.kind, reply.topic_id) == ("answer", topic)
+
+
+def test_the_regression_script_leaves_the_sets_still_blind_out_unless_asked() -> None:
+    from bench.quality import SETS
+    from bench.regress import crisis_files
+
+    blind_files = {p for name in BLIND for p in SETS[name]}
+    default = {p for p, _blind in crisis_files(False, [])}
+    assert default
+    assert not default & blind_files
+    asked = crisis_files(True, [])
+    assert all(blind for p, blind in asked if p in blind_files)
