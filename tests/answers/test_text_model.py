@@ -260,6 +260,10 @@ CRISIS_SAID_ANEW = [
     "sønnen min på 2 fant jerntablettene mine og spiste, vet ikke hvor mange",
     "my daughter found the vitamins and we don't know how many she took",
     "bestefar har vært så nedfor, i dag spurte han om jeg ville ha gitaren hans",
+    # «ta seg av dage», and a weapon with "you know what I mean" (after blind25)
+    "æ har bestemt mæ for å ta mæ av dage før jul",
+    "venninna mi skreiv at ho skal ta seg av dage i helga",
+    "got grandpa's old pistol out of the attic. you know what for",
 ]
 NEAR_MISSES_SAID_ANEW = [
     # resting, erasing data, hoping, the past (after blind14)
