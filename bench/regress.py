@@ -21,17 +21,17 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from bench.quality import DATA, SETS, load_items
-from bench.train_models import BLIND
+from bench.quality import SETS, load_items
+from bench.train_models import BLIND, TRAIN
+from bot.answers.crisis import Assessment
 from bot.composition import create_readers
 from bot.content import load_content
 
 
-def crisis_files(include_blind: bool, skip: list[str]) -> list[tuple[Path, bool]]:
+def set_files(include_blind: bool, skip: list[str]) -> list[tuple[Path, bool]]:
     """(File, is it still blind) for every set file and training file."""
     out: list[tuple[Path, bool]] = []
     for name, pair in SETS.items():
@@ -39,12 +39,12 @@ def crisis_files(include_blind: bool, skip: list[str]) -> list[tuple[Path, bool]
         if blind and not include_blind:
             continue
         out += [(p, blind) for p in pair if p.exists()]
-    out += [(p, False) for p in sorted((DATA / "train").glob("*.yaml"))]
+    out += [(p, False) for p in sorted(TRAIN.glob("*.yaml"))]
     return [(p, b) for p, b in out if not any(s in str(p) for s in skip)]
 
 
-def tier(assessment: Any) -> str | None:
-    return None if assessment is None else str(assessment.tier)
+def tier(assessment: Assessment | None) -> str | None:
+    return None if assessment is None else assessment.tier
 
 
 def main(argv: list[str]) -> int:
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     _, old_reader = create_readers(old, None)
     counts = {"better": 0, "worse": 0, "tier": 0, "messages": 0}
     blind_counts = {"better": 0, "worse": 0, "tier": 0}
-    for path, blind in crisis_files(include_blind, skip):
+    for path, blind in set_files(include_blind, skip):
         for item in load_items(path):
             expect = str(item.get("expect") or "answer")  # a question: never the crisis reply
             counts["messages"] += 1

@@ -422,11 +422,11 @@ def test_emoji_and_a_question_run_together_are_read_as_words(text: str, topic: s
 
 def test_the_regression_script_leaves_the_sets_still_blind_out_unless_asked() -> None:
     from bench.quality import SETS
-    from bench.regress import crisis_files
+    from bench.regress import set_files
 
     blind_files = {p for name in BLIND for p in SETS[name]}
-    default = {p for p, _blind in crisis_files(False, [])}
+    default = {p for p, _blind in set_files(False, [])}
     assert default
     assert not default & blind_files
-    asked = crisis_files(True, [])
+    asked = set_files(True, [])
     assert all(blind for p, blind in asked if p in blind_files)
