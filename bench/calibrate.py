@@ -51,8 +51,9 @@ def score(items: list[dict[str, Any]], faq: FaqIndex) -> tuple[float, int, int, 
 TRAINED_GRID = {
     "TRAINED_ANSWER": [0.35, 0.45, 0.5, 0.55, 0.6, 0.7],
     "TRAINED_SUGGEST": [0.05, 0.1],
-    "TRAINED_CLEAR": [0.15, 0.2, 0.25],
-    "TRAINED_CLEAR_RATIO": [2.0, 3.0, 4.0, 5.0],
+    "TRAINED_CLEAR": [0.1, 0.15, 0.2, 0.25],
+    # 1.67 (1 / SUGGEST_SHARE): every suggestion with a single button becomes an answer
+    "TRAINED_CLEAR_RATIO": [1.67, 2.0, 3.0, 4.0, 5.0],
 }
 
 
