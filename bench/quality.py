@@ -125,6 +125,10 @@ SETS = {
         DATA / "blind26" / "questions_blind26.yaml",
         DATA / "blind26" / "crisis_blind26.yaml",
     ),
+    "blind27": (
+        DATA / "blind27" / "questions_blind27.yaml",
+        DATA / "blind27" / "crisis_blind27.yaml",
+    ),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
