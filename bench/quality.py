@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind28|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind29|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,7 +19,7 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind28` (bench/data/blind*),
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind29` (bench/data/blind*),
 each written without seeing the content and committed before anything was measured on it; each
 one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
 became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
@@ -132,6 +132,10 @@ SETS = {
     "blind28": (
         DATA / "blind28" / "questions_blind28.yaml",
         DATA / "blind28" / "crisis_blind28.yaml",
+    ),
+    "blind29": (
+        DATA / "blind29" / "questions_blind29.yaml",
+        DATA / "blind29" / "crisis_blind29.yaml",
     ),
 }
 TEAM = (
