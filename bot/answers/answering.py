@@ -102,6 +102,9 @@ def faq_reply(text: str, chat_lang: str, faq: FaqIndex, firm: bool = False) -> R
     reading = faq.read(text, chat_lang, firm)
     if reading.smalltalk is not None:
         return Reply("smalltalk", reading.lang, smalltalk=reading.smalltalk)
+    bare = faq.bare_question(reading)
+    if bare:  # "hvor?": the likeliest topics as buttons, not a refusal nor a guess
+        return Reply("suggest", reading.lang, bare[0], 0.0, bare)
     match = faq.rank(reading)
     top = match.best.score if match.best else 0.0
     if match.smalltalk >= TRAINED_ANSWER and match.smalltalk > max(top, match.offtopic):

@@ -347,6 +347,12 @@ class FaqIndex:
             lang: re.compile("|".join(f"(?:{p})" for p in behalf.get(lang) or ()) or r"(?!x)x")
             for lang in LANGUAGES
         }
+        # A question word and nothing else ("hvor?", "when"): too little to answer, so the
+        # topics that word most often asks about are offered (added after blind29).
+        self._bare_questions = {
+            str(word): tuple(str(t) for t in topics if str(t) in content.topics)
+            for word, topics in (lexicon.get("bare_questions") or {}).items()
+        }
         self._smalltalk_words: dict[str, str] = {}
         for kind, ws in (lexicon.get("smalltalk_words") or {}).items():
             for w in ws or ():
@@ -370,6 +376,12 @@ class FaqIndex:
             )
             for lang in LANGUAGES
         }
+
+    def bare_question(self, reading: Reading) -> tuple[str, ...]:
+        """The topics to offer when the message is one question word alone, else ()."""
+        if len(reading.words) != 1:
+            return ()
+        return self._bare_questions.get(reading.words[0], ())
 
     def read(self, text: str, fallback_lang: str, firm: bool = False) -> Reading:
         """Normalise and split the message once, for everything asked of it below. `firm`: the

@@ -103,6 +103,20 @@ def test_small_talk_is_small_talk() -> None:
         assert (reply.kind, reply.smalltalk) == ("smalltalk", kind), text
 
 
+def test_a_question_word_alone_gets_the_likeliest_topics_as_buttons() -> None:
+    for text, lang, first in (
+        ("hvor?", "nb", "where_groups"),
+        ("Kor", "nb", "where_groups"),
+        ("hvem?", "nb", "who_for"),
+        ("when", "en", "how_often"),
+    ):
+        reply = decide_reply(text, lang, FAQ, CRISIS)
+        assert (reply.kind, reply.topic_id) == ("suggest", first), text
+        assert len(reply.suggestions) == 3, text
+        assert reply.lang == lang, text
+    assert decide_reply("hvor er møtene?", "nb", FAQ, CRISIS).kind != "decline"
+
+
 def test_two_questions_in_one_get_an_answer_and_the_other_as_a_button() -> None:
     reply = decide_reply("hva koster det, og må jeg ha henvisning fra legen?", "nb", FAQ, CRISIS)
     assert reply.kind == "answer"
