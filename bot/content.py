@@ -166,6 +166,10 @@ def load_content(flows_dir: Path = FLOWS_DIR) -> Content:
                 problems.append(f"{lang}/ui.yaml: faq.category.{cat} missing")
 
     lexicon = _read_yaml(flows_dir / "lexicon.yaml", problems) or {}
+    for word, offered in (lexicon.get("bare_questions") or {}).items():
+        for tid in offered or ():
+            if tid not in topics:
+                problems.append(f"lexicon.yaml: bare_questions.{word} names unknown topic {tid}")
     safety = _read_yaml(flows_dir / "safety.yaml", problems) or {}
     model_path = flows_dir / "crisis_model.yaml"
     model = _read_yaml(model_path, problems) if model_path.exists() else None

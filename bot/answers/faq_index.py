@@ -348,9 +348,10 @@ class FaqIndex:
             for lang in LANGUAGES
         }
         # A question word and nothing else ("hvor?", "when"): too little to answer, so the
-        # topics that word most often asks about are offered (added after blind29).
+        # topics that word most often asks about are offered (added after blind29; the topic
+        # ids are checked when the content is loaded).
         self._bare_questions = {
-            str(word): tuple(str(t) for t in topics if str(t) in content.topics)
+            str(word): tuple(str(t) for t in topics)
             for word, topics in (lexicon.get("bare_questions") or {}).items()
         }
         self._smalltalk_words: dict[str, str] = {}
@@ -381,7 +382,8 @@ class FaqIndex:
         """The topics to offer when the message is one question word alone, else ()."""
         if len(reading.words) != 1:
             return ()
-        return self._bare_questions.get(reading.words[0], ())
+        word = reading.words[0]  # «kor», «åssen»: read as bokmål, as the matcher reads them
+        return self._bare_questions.get(self.featurizer.variants.get(word, word), ())
 
     def read(self, text: str, fallback_lang: str, firm: bool = False) -> Reading:
         """Normalise and split the message once, for everything asked of it below. `firm`: the

@@ -82,6 +82,19 @@ def test_a_topic_missing_in_one_language_is_refused(flows_copy: Path) -> None:
     assert "en/faq: cost: missing" in caught.value.problems
 
 
+def test_a_bare_question_offering_an_unknown_topic_is_refused(flows_copy: Path) -> None:
+    path = flows_copy / "lexicon.yaml"
+    lexicon = yaml.safe_load(path.read_text(encoding="utf-8"))
+    lexicon["bare_questions"]["hvor"] = ["where_groups", "no_such_topic"]
+    path.write_text(yaml.safe_dump(lexicon, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_content(flows_copy)
+    assert (
+        "lexicon.yaml: bare_questions.hvor names unknown topic no_such_topic"
+        in caught.value.problems
+    )
+
+
 def test_a_too_long_answer_and_unknown_related_topic_are_refused(flows_copy: Path) -> None:
     for path in (flows_copy / "nb").glob("faq_*.yaml"):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
