@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot import yaml_strict
+
 if TYPE_CHECKING:
     from bot.places import Places
 
@@ -632,7 +634,7 @@ def load_config(
     except OSError as exc:
         raise ConfigError(source, [f"(file): cannot read it ({exc.strerror})"]) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml_strict.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from bot import yaml_strict
 from bot.answers.crisis import CrisisDetector, SafetyError
 from bot.answers.text_model import LinearModel, ModelError
 from bot.config import LANGUAGES
@@ -86,7 +87,7 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _read_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml_strict.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         problems.append(f"{path.name}: cannot read ({exc})")
         return None

@@ -599,14 +599,104 @@ def _says_context(reads: list[tuple[_Reader, str, str]]) -> bool:
     return any(reader.says_context(whole) or "~" in kept for reader, kept, whole in reads)
 
 
+_LITERAL_RE = re.compile(r"[a-zæøåäöüéèáàóôç_']+")
+_BEFORE_WORD = ("", " ", "(", "|", ":", "!", "=", "^")
+_AFTER_WORD = ("", " ", ")", "|", "$", ".")
+
+
+def lemma_pattern(pattern: str, lemma_of: Mapping[str, str]) -> str:
+    """`pattern` with each literal word written as the lemma the text is read as.
+
+    The text a pattern runs on is lemma text ("living" reads "live", "mum" reads "partner",
+    "ikkje" reads "ikke"), so a pattern that says "life is not worth living" or "tired of being
+    alive" would never match (found after dev34). Only whole words are rewritten: not a
+    word a quantifier or a class continues ("cuts?", "kutt\\w*"), nor anything inside a
+    character class or a lookbehind (which must keep its width)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    depth = 0
+    behind: list[int] = []  # the depths of the lookbehinds we are in
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if pattern.startswith("^", j):
+                j += 1
+            if pattern.startswith("]", j):
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            out.append(pattern[i : j + 1])
+            i = j + 1
+            continue
+        if c == "(":
+            depth += 1
+            if pattern.startswith(("(?<=", "(?<!"), i):
+                behind.append(depth)
+                out.append(pattern[i : i + 4])
+                i += 4
+            elif pattern.startswith("(?P<", i):
+                j = pattern.find(">", i)
+                out.append(pattern[i : j + 1])
+                i = j + 1
+            elif pattern.startswith("(?", i):
+                out.append(pattern[i : i + 3])
+                i += 3
+            else:
+                out.append(c)
+                i += 1
+            continue
+        if c == ")":
+            if behind and behind[-1] == depth:
+                behind.pop()
+            depth -= 1
+            out.append(c)
+            i += 1
+            continue
+        if c == "{":
+            j = pattern.find("}", i)
+            if j != -1:
+                out.append(pattern[i : j + 1])
+                i = j + 1
+                continue
+        found = _LITERAL_RE.match(pattern, i)
+        if found is None:
+            out.append(c)
+            i += 1
+            continue
+        word, end = found.group(0), found.end()
+        before = (
+            pattern[i - 2 : i] == "\\b"
+            or pattern.endswith(("{w}", "{w1}"), 0, i)
+            or (pattern[i - 1] if i else "") in _BEFORE_WORD
+        )
+        after = pattern[end : end + 2] == "\\b" or pattern[end : end + 1] in _AFTER_WORD
+        lemma = lemma_of.get(word)
+        if before and after and not behind and lemma is not None and lemma != word:
+            out.append(re.escape(lemma))
+        else:
+            out.append(word)
+        i = end
+    return "".join(out)
+
+
 def _compile_each(
-    patterns: Iterable[str], where: str, problems: list[str]
+    patterns: Iterable[str],
+    where: str,
+    problems: list[str],
+    lemma_of: Mapping[str, str] | None = None,
 ) -> list[tuple[str, re.Pattern[str]]]:
-    """Each pattern as written and compiled; a broken one is a problem, not a pattern."""
+    """Each pattern as written and compiled (its words as lemmas, when the reader's are
+    given); a broken one is a problem, not a pattern."""
     good: list[tuple[str, re.Pattern[str]]] = []
     for i, p in enumerate(patterns):
         try:
-            good.append((str(p), re.compile(expand(str(p)))))
+            source = lemma_pattern(str(p), lemma_of) if lemma_of else str(p)
+            good.append((str(p), re.compile(expand(source))))
         except re.error as exc:
             problems.append(f"safety.yaml: {where}[{i}]: not a valid regular expression ({exc})")
     return good
@@ -616,8 +706,13 @@ def _combined(compiled: list[tuple[str, re.Pattern[str]]]) -> re.Pattern[str] | 
     return combine({"x": [p.pattern for _source, p in compiled]})[0] if compiled else None
 
 
-def _compile(patterns: Iterable[str], where: str, problems: list[str]) -> re.Pattern[str] | None:
-    return _combined(_compile_each(patterns, where, problems))
+def _compile(
+    patterns: Iterable[str],
+    where: str,
+    problems: list[str],
+    lemma_of: Mapping[str, str] | None = None,
+) -> re.Pattern[str] | None:
+    return _combined(_compile_each(patterns, where, problems, lemma_of))
 
 
 def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> _Reader:
@@ -662,7 +757,7 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
             ):
                 problems.append(f"safety.yaml: {section}.{lang}.{kind}: not a known kind")
                 continue
-            each = _compile_each(patterns or (), f"{section}.{lang}.{kind}", problems)
+            each = _compile_each(patterns or (), f"{section}.{lang}.{kind}", problems, lemma_of)
             combined = _combined(each)
             if combined is not None:
                 target[kind] = combined
@@ -679,16 +774,20 @@ def _build_reader(lang: str, safety: Mapping[str, Any], problems: list[str]) -> 
         rules=rules,
         kinds=kinds,
         sources=sources,
-        past=_compile(exclude.get("past") or (), f"exclude.{lang}.past", problems),
-        settled=_compile(exclude.get("settled") or (), f"exclude.{lang}.settled", problems),
-        idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems),
-        keep=_compile(keep, f"exclude.{lang}.keep", problems),
-        story=_compile(exclude.get("story") or (), f"exclude.{lang}.story", problems),
-        story_keep=_compile(
-            exclude.get("story_keep") or (), f"exclude.{lang}.story_keep", problems
+        past=_compile(exclude.get("past") or (), f"exclude.{lang}.past", problems, lemma_of),
+        settled=_compile(
+            exclude.get("settled") or (), f"exclude.{lang}.settled", problems, lemma_of
         ),
-        safe=_compile(exclude.get("safe") or (), f"exclude.{lang}.safe", problems),
-        leaving=_compile(exclude.get("leaving") or (), f"exclude.{lang}.leaving", problems),
+        idiom=_compile(exclude.get("idiom") or (), f"exclude.{lang}.idiom", problems, lemma_of),
+        keep=_compile(keep, f"exclude.{lang}.keep", problems, lemma_of),
+        story=_compile(exclude.get("story") or (), f"exclude.{lang}.story", problems, lemma_of),
+        story_keep=_compile(
+            exclude.get("story_keep") or (), f"exclude.{lang}.story_keep", problems, lemma_of
+        ),
+        safe=_compile(exclude.get("safe") or (), f"exclude.{lang}.safe", problems, lemma_of),
+        leaving=_compile(
+            exclude.get("leaving") or (), f"exclude.{lang}.leaving", problems, lemma_of
+        ),
         emoji=tuple(
             (str(mark), str(word))
             for mark, word in ((safety.get("emoji") or {}).get(lang) or {}).items()

@@ -13,8 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot import yaml_strict
 from bot.content import FLOWS_DIR
 from bot.interest.buttons import PREFIX
 from bot.textnorm import normalise, tokens
@@ -32,7 +31,7 @@ MAX_TYPED_CHARS = 80  # an answer is a few words; longer text is a question or a
 def _words(
     path: Path = WORDS_FILE,
 ) -> tuple[frozenset[str], dict[str, tuple[tuple[str, ...], ...]]]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yaml_strict.load(path.read_text(encoding="utf-8")) or {}
     for phrases in (raw.get("filler", ()), *(raw.get("options") or {}).values()):
         for phrase in phrases:
             if not isinstance(phrase, str):  # YAML reads a bare yes/no as a boolean

@@ -248,3 +248,19 @@ def test_rendered_answers_fit_in_one_message(content: Content, config: Config) -
     for tid in content.topics:
         for lang in LANGUAGES:
             assert len(topic_answer(content, config, lang, tid).text) <= 4096
+
+
+def test_a_key_given_twice_is_refused(flows_copy: Path) -> None:
+    """PyYAML keeps the last of two equal keys silently: a second `settled:` under
+    safety.yaml's exclude.en dropped the first one's patterns (stop 29)."""
+    path = flows_copy / "safety.yaml"
+    text = path.read_text(encoding="utf-8")
+    repeated = text.replace("\nexclude:\n  nb:\n", "\nexclude:\n  nb:\n    past: []\n", 1)
+    assert repeated != text
+    path.write_text(repeated, encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        load_content(flows_copy)
+    assert any(
+        p.startswith("safety.yaml: cannot read") and "given twice" in p
+        for p in caught.value.problems
+    )

@@ -307,3 +307,20 @@ def test_a_laughing_emoji_is_a_joke_context_for_the_model() -> None:
     full = CrisisDetector.build(CONTENT.safety, CONTENT.crisis_model)
     assert full.assess("skal drepe lillebror hvis han spiser opp sjokoladen igjen 😂") is None
     assert full.assess("har drept basilikumen min igjen 🙃") is None
+
+
+def test_a_pattern_is_written_in_the_words_the_text_is_read_as() -> None:
+    """The text a pattern runs on is lemma text ("living" reads "live", "cannot" reads "not"),
+    so each literal word of a pattern is read as its lemma too (found after dev34: "life is
+    not worth living" matched no pattern)."""
+    from bot.answers.crisis import lemma_pattern
+
+    lemmas = {"living": "live", "alive": "live", "cuts": "cut", "gonna": "going to"}
+    assert lemma_pattern(r"\bworth (?:living|it)\b", lemmas) == r"\bworth (?:live|it)\b"
+    assert lemma_pattern(r"\bgonna die\b", lemmas) == r"\bgoing\ to die\b"
+    assert lemma_pattern(r"\bi {w}living\b", lemmas) == r"\bi {w}live\b"
+    # not a word a quantifier, a class or an escape continues, nor inside a lookbehind
+    for kept in (r"\bcuts?\b", r"\bcuts\w*", r"(?<!alive )\bme\b", r"(?:un)?alive", r"[living]"):
+        assert lemma_pattern(kept, lemmas) == kept
+    for message in ("life is not worth living", "i am tired of living", "so tired of being alive"):
+        assert kind(message) is not None, message

@@ -631,3 +631,14 @@ def test_check_config_prints_warnings_and_exits_0(raw: Raw, tmp_path: Path) -> N
     clean = run_cli("check-config", str(CONFIG_PATH), tmp_path=tmp_path)
     assert clean.returncode == 0
     assert clean.stderr == ""
+
+
+def test_a_key_given_twice_names_the_line(tmp_path: Path) -> None:
+    """A second `roles:` would otherwise drop every role above it without a word."""
+    path = tmp_path / "config.yaml"
+    path.write_text("telegram:\n  mode: polling\ntelegram:\n  mode: webhook\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    [problem] = caught.value.problems
+    assert problem.startswith("line 3")
+    assert "given twice" in problem
