@@ -65,6 +65,23 @@ _QUOTED_RE = re.compile(
     r'"[^"]{1,160}"|«[^»]{1,160}»|“[^”]{1,160}”|”[^”]{1,160}”|(?<!\w)\'[^\']{1,160}\'(?!\w)'
 )
 _CLAUSE_RE = re.compile(r"[.!?;:,\n()\[\]\"]+|\s(?:men|but|og nå|and now|so now|så nå)\s")
+# Letters spaced out ("jeg vil d ø", "k i l l myself"): a run of single letters is read as the
+# word they spell, unless every one is a word on its own ("æ e i byen": jeg er i; "r u ok").
+_SPELLED_RE = re.compile(r"(?<![\w'])(?:[a-zæøå] ){1,}[a-zæøå](?![\w'])")
+_DOUBLED_RE = re.compile(r"(\w)\1")  # added after dev37
+_ONE_LETTER_ALONE = frozenset("iåeæaoøurynkcbx")  # "r u ok", "c u", "æ e i"
+
+
+def _unspaced(text: str) -> str:
+    """`text` with letters spaced out joined into the word they spell (added after dev37)."""
+
+    def join(found: re.Match[str]) -> str:
+        letters = found.group(0).split(" ")
+        if all(letter in _ONE_LETTER_ALONE for letter in letters):
+            return found.group(0)
+        return "".join(letters)
+
+    return _SPELLED_RE.sub(join, text)
 
 
 def _alternation(patterns: Sequence[str]) -> str:
@@ -174,6 +191,12 @@ class _Reader:
             return known
         if word in self.split_vocab:
             return word
+        if word not in self.split_extra and _DOUBLED_RE.search(word):
+            # "vviill døø" (squeezed from "vvviiilll døøøø"): vil dø; an ordinary word the model
+            # knows ("hadde", "took") is never read as another ("hade", "tok")
+            known = self.lemma_of.get(_DOUBLED_RE.sub(r"\1", word))
+            if known is not None:
+                return known
         for rule, replacement in self.rules:
             if rule.search(word):
                 return rule.sub(replacement, word, count=1)
@@ -236,6 +259,8 @@ class _Reader:
         kept: list[str] = []
         whole: list[str] = []
         raw = replace_marks(raw, self.emoji)
+        if " " in raw:
+            raw = _unspaced(raw)
         if self.story is not None and _QUOTED_RE.search(raw):
             outside = _QUOTED_RE.sub(" . ", raw)
             told = self.lemma_text(outside, split)

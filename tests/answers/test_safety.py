@@ -324,3 +324,12 @@ def test_a_pattern_is_written_in_the_words_the_text_is_read_as() -> None:
         assert lemma_pattern(kept, lemmas) == kept
     for message in ("life is not worth living", "i am tired of living", "so tired of being alive"):
         assert kind(message) is not None, message
+
+
+def test_letters_spaced_out_or_held_are_read_as_the_word() -> None:
+    """ "jeg vil d ø" and "jeg vvviiilll døøøø" (dev37) are "jeg vil dø"; letters that are each
+    a word on their own are left alone ("æ e i byen": jeg er i byen)."""
+    for message in ("jeg vil d ø", "i want to k i l l myself", "jeg vvviiilll døøøø"):
+        assert kind(message) == "suicide", message
+    for message in ("æ e i byen", "r u ok", "jeg er såå lei"):
+        assert kind(message) is None, message
