@@ -333,3 +333,20 @@ def test_letters_spaced_out_or_held_are_read_as_the_word() -> None:
         assert kind(message) == "suicide", message
     for message in ("æ e i byen", "r u ok", "jeg er såå lei"):
         assert kind(message) is None, message
+
+
+def test_blind32_round_forms_are_read() -> None:
+    """Forms blind32 showed at its first sight (own paraphrases, not the blind items): a
+    helpline number asked for in a hurry, life and I done with each other, a battery swallowed,
+    a bare cry for help (the gentle check, then the help text)."""
+    for message, expected in (
+        ("need the crisis line number asap", "suicide"),
+        ("livet og eg er ferdige med kvarandre", "suicide"),
+        ("kva skjer om ein svælgjer eit batteri", "medical"),
+    ):
+        assert kind(message) == expected, DETECTOR.explain(message)
+    for message in ("hjelp meg", "please help", "noen hjelp meg"):
+        found = DETECTOR.assess(message)
+        assert found is not None and found.tier == CHECK, message
+    for message in ("hjelp", "help", "kan du hjelpe meg med å finne en gruppe"):
+        assert DETECTOR.assess(message) is None, DETECTOR.explain(message)
