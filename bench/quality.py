@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind32|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind33|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,7 +19,7 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind32` (bench/data/blind*),
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind33` (bench/data/blind*),
 each written without seeing the content and committed before anything was measured on it; each
 one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
 became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
@@ -148,6 +148,10 @@ SETS = {
     "blind32": (
         DATA / "blind32" / "questions_blind32.yaml",
         DATA / "blind32" / "crisis_blind32.yaml",
+    ),
+    "blind33": (
+        DATA / "blind33" / "questions_blind33.yaml",
+        DATA / "blind33" / "crisis_blind33.yaml",
     ),
 }
 TEAM = (
