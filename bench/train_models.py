@@ -77,6 +77,7 @@ STUDIED = (
 OFFTOPIC = "_offtopic"
 SMALLTALK = "_smalltalk"
 NONE = "none"
+ON_BEHALF = "on_behalf"
 # Crisis thresholds on P(crisis) = 1 - P(none), chosen with --cv: from CHECK the gentle "are
 # you safe right now?" with the numbers, from CRISIS the crisis reply itself.
 CHECK = 0.3
@@ -225,9 +226,10 @@ class Readers:
 
 def train_topics(items: list[Item], content: Content, readers: Readers) -> LinearModel:
     labelled = [(i, topic_label(i, content)) for i in items]
+    meta = {"kind": "topics", "inputs": inputs(i for i, y in labelled if y is not None)}
+    labelled += [(i, topic_label(i, content)) for i in story_copies(items, content)]
     picked = [(i, y) for i, y in labelled if y is not None]
     feats = [readers.topic_features(i) for i, _ in picked]
-    meta = {"kind": "topics", "inputs": inputs(i for i, _ in picked)}
     return train_softmax(feats, [y for _, y in picked], epochs=30, meta=meta)
 
 
@@ -250,6 +252,66 @@ def polite_copies(items: list[Item]) -> list[Item]:
         if words:
             extra = words[(n // 3) % len(words)]
             out.append({**item, "q": f"{item['q']} {extra}" if n % 2 else f"{extra} {item['q']}"})
+    return out
+
+
+# What older people and people in small places often write before they ask: a bit of their
+# own life, naming a husband, a daughter, a dog, a farm, an illness (blind31 and blind32's
+# writers B). The topic model read such a story as the question ("ta han med" about a dog as
+# asking for someone else; a daughter's nagging as own_motivation). Copies of short questions
+# with one or two such sentences put before them, the label unchanged, teach it that the story
+# does not change what is asked. Never for questions asked for someone else (whose story is the
+# point), small talk or crisis messages. The sentences name nothing a topic is about (no age,
+# price, village gossip, doctor or group).
+STORY = {
+    "nb": (
+        "Mannen min døde for tre år siden, og jeg bor alene nå.",
+        "Eg har ein gard i Sogn og to kyr igjen.",
+        "Dottera mi bur i Bergen og kjem heim i feriane.",
+        "Eg har ein gammal hund som følgjer meg overalt.",
+        "Jeg har jobbet på fiskebruket i mange år.",
+        "Kona mi og eg har vore gift i over førti år.",
+        "Sønnen min flyttet til Oslo for jobben.",
+        "Æ bor på et lite sted nordpå og kjører mye bil.",
+        "Jeg har hatt en tung høst med mye regn og lite lys.",
+        "Eg har skrive litt før her, men får ikkje sove for eg tenkjer på det.",
+        "Vi fikk barnebarn i sommer, og det er stas.",
+        "Eg strikkar mykje og høyrer på radio om kveldane.",
+        "Jeg har bodd i denne kommunen hele livet.",
+        "Naboen hjalp meg med snømåkinga i går.",
+        "Hei, eg er ikkje så flink med slike appar, men eg prøver.",
+        "Unnskyld om jeg skriver rart, jeg er ikke vant med dette.",
+    ),
+    "en": (
+        "My husband passed away a few years ago and I live on my own now.",
+        "I have an old dog who follows me everywhere.",
+        "My daughter lives abroad and calls on Sundays.",
+        "I moved here for work last year.",
+        "I worked at the same factory for thirty years.",
+        "Sorry if this is a silly question, I'm not used to these apps.",
+        "We had a long dark winter and I have been thinking a lot.",
+        "My wife and I have been married for a long time.",
+        "My son moved to another city for his studies.",
+        "I knit a lot and listen to the radio in the evenings.",
+    ),
+}
+STORY_EVERY = 4  # one copy for every fourth short question
+
+
+def story_copies(items: list[Item], content: Content) -> list[Item]:
+    out: list[Item] = []
+    for n, item in enumerate(items):
+        label = topic_label(item, content)
+        if n % STORY_EVERY or label in (None, ON_BEHALF, SMALLTALK) or crisis_label(item) != NONE:
+            continue
+        if len(item["q"].split()) > 25:
+            continue
+        story = STORY.get(item.get("lang", "nb"), ())
+        if story:
+            first = story[(n // STORY_EVERY) % len(story)]
+            second = story[(n // STORY_EVERY * 7 + 3) % len(story)]
+            told = first if n % 3 else f"{first} {second}" if first != second else first
+            out.append({**item, "q": f"{told} {item['q']}"})
     return out
 
 

@@ -346,7 +346,6 @@ def test_blind32_round_forms_are_read() -> None:
     ):
         assert kind(message) == expected, DETECTOR.explain(message)
     for message in ("hjelp meg", "please help", "noen hjelp meg"):
-        found = DETECTOR.assess(message)
-        assert found is not None and found.tier == CHECK, message
+        assert kind(message) == CHECK, message
     for message in ("hjelp", "help", "kan du hjelpe meg med å finne en gruppe"):
         assert DETECTOR.assess(message) is None, DETECTOR.explain(message)

@@ -430,3 +430,31 @@ def test_the_regression_script_leaves_the_sets_still_blind_out_unless_asked() ->
     assert not default & blind_files
     asked = set_files(True, [])
     assert all(blind for p, blind in asked if p in blind_files)
+
+
+def test_story_copies_put_a_life_before_a_question_and_keep_its_label() -> None:
+    """Older writers tell of a husband, a dog or a farm before they ask (blind31, blind32): the
+    topic model learns from copies that the story does not change what is asked. Never for a
+    question asked for someone else, small talk or a crisis message."""
+    from bench.train_models import STORY, STORY_EVERY, story_copies, topic_label
+
+    items = [
+        {"q": "hva koster det", "lang": "nb", "expect": "answer", "topic": "cost", "source": "x"},
+        {
+            "q": "kan mora mi bli med",
+            "lang": "nb",
+            "expect": "answer",
+            "topic": "on_behalf",
+            "source": "x",
+        },
+        {"q": "hei", "lang": "nb", "expect": "answer", "topic": "greeting", "source": "x"},
+        {"q": "jeg vil dø", "lang": "nb", "expect": "crisis", "kind": "suicide", "source": "x"},
+    ]
+    spread = [dict(item) for item in items for _ in range(STORY_EVERY)]
+    copies = story_copies(spread, CONTENT)
+    assert copies
+    assert all(c["topic"] == "cost" for c in copies)
+    for copy in copies:
+        assert copy["q"].endswith("hva koster det")
+        assert any(copy["q"].startswith(sentence) for sentence in STORY["nb"])
+        assert topic_label(copy, CONTENT) == "cost"
