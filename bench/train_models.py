@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.quality import DATA, SETS, load_items, report, team_items
+from bot.answers.answering import ON_BEHALF
 from bot.answers.crisis import KINDS, CrisisDetector
 from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import LinearModel, fingerprint, train_softmax
@@ -77,7 +78,6 @@ STUDIED = (
 OFFTOPIC = "_offtopic"
 SMALLTALK = "_smalltalk"
 NONE = "none"
-ON_BEHALF = "on_behalf"
 # Crisis thresholds on P(crisis) = 1 - P(none), chosen with --cv: from CHECK the gentle "are
 # you safe right now?" with the numbers, from CRISIS the crisis reply itself.
 CHECK = 0.3
@@ -310,7 +310,7 @@ def story_copies(items: list[Item], content: Content) -> list[Item]:
         if story:
             first = story[(n // STORY_EVERY) % len(story)]
             second = story[(n // STORY_EVERY * 7 + 3) % len(story)]
-            told = first if n % 3 else f"{first} {second}" if first != second else first
+            told = first if n % 3 or first == second else f"{first} {second}"
             out.append({**item, "q": f"{told} {item['q']}"})
     return out
 
