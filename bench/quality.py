@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind33|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind34|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,7 +19,7 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind33` (bench/data/blind*),
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind34` (bench/data/blind*),
 each written without seeing the content and committed before anything was measured on it; each
 one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
 became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
@@ -153,6 +153,10 @@ SETS = {
         DATA / "blind33" / "questions_blind33.yaml",
         DATA / "blind33" / "crisis_blind33.yaml",
     ),
+    "blind34": (
+        DATA / "blind34" / "questions_blind34.yaml",
+        DATA / "blind34" / "crisis_blind34.yaml",
+    ),
 }
 TEAM = (
     Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.yaml",
@@ -196,6 +200,9 @@ class Outcomes:
     def add(self, outcome: str, style: str, line: str | None = None) -> None:
         self.counts[outcome] += 1
         self.by_style[style][outcome] += 1
+        if style != "on_behalf" and "behalf" in style:
+            # writers tag the register freely ("on_behalf_mother"): all count as asking for another
+            self.by_style["on_behalf"][outcome] += 1
         if line is not None:
             self.failures.append(f"{outcome:>18} | {line}")
 
@@ -247,7 +254,10 @@ def evaluate_questions(
         wanted = item.get("topics") or item.get("topic") or "-"
         bad = outcome not in ("direct_right", "offtopic_declined")
         line = f"{wanted} <- {reply.kind}:{shown} | {item['q']}" if bad else None
-        out.add(outcome, str(item.get("style", "-")), line)
+        style = str(item.get("style", "-"))
+        if item.get("topic") == "on_behalf" and "behalf" not in style:
+            style = "on_behalf"
+        out.add(outcome, style, line)
     return out, times
 
 
