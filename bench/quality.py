@@ -272,7 +272,7 @@ def evaluate_crisis(items: list[dict[str, Any]], crisis: CrisisDetector) -> Outc
             out.counts[f"{outcome}:{item.get('kind')}"] += 1
             out.counts[f"{outcome}:{explicit}"] += 1
             out.counts[f"{outcome}:{item.get('lang')}"] += 1
-            out.counts[f"{outcome}:{item.get('style')}"] += 1
+            out.counts[f"{outcome}:style:{item.get('style')}"] += 1
             if found is not None and found.tier == "check":
                 out.counts["caught_by_check"] += 1
             out.add(outcome, str(item.get("style", "-")), None if shown else item["q"])
