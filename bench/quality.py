@@ -1,6 +1,6 @@
 """What a person sees, on question sets nobody tuned the content on.
 
-    python -m bench.quality [--set dev|blind1|...|blind36|team|all] [--unseen] [--tfidf] [-v]
+    python -m bench.quality [--set dev|blind1|...|blind37|team|all] [--unseen] [--tfidf] [-v]
 
 `--unseen` keeps only the messages that appear, word for word, in no other set, training set
 or content phrasing (short ones such as "pris?" recur everywhere); `--tfidf` measures the bot
@@ -19,7 +19,7 @@ makes (`bot.answers.answering.replies`):
 - crisis messages: numbers shown (recall), per kind, for explicit and indirect ones and per
   language; near misses: numbers shown (false alarms).
 
-The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind36` (bench/data/blind*),
+The sets: `dev` (bench/data/dev, used for tuning); `blind1` to `blind37` (bench/data/blind*),
 each written without seeing the content and committed before anything was measured on it; each
 one's first-sight figures are in its FAILURES.md, after which its failures were studied and it
 became training data. The newest (bench.train_models.BLIND) is the honest figure; `team` (the
@@ -164,6 +164,10 @@ SETS = {
     "blind36": (
         DATA / "blind36" / "questions_blind36.yaml",
         DATA / "blind36" / "crisis_blind36.yaml",
+    ),
+    "blind37": (
+        DATA / "blind37" / "questions_blind37.yaml",
+        DATA / "blind37" / "crisis_blind37.yaml",
     ),
 }
 TEAM = (
