@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bot.answers.answering import Reply, replies
+from bot.answers.answering import ON_BEHALF, Reply, replies
 from bot.answers.crisis import CrisisDetector
 from bot.answers.faq_index import FaqIndex
 from bot.answers.text_model import LinearModel
@@ -212,9 +212,6 @@ class Outcomes:
     def add(self, outcome: str, style: str, line: str | None = None) -> None:
         self.counts[outcome] += 1
         self.by_style[style][outcome] += 1
-        if style != "on_behalf" and "behalf" in style:
-            # writers tag the register freely ("on_behalf_mother"): all count as asking for another
-            self.by_style["on_behalf"][outcome] += 1
         if line is not None:
             self.failures.append(f"{outcome:>18} | {line}")
 
@@ -251,6 +248,13 @@ def question_outcome(item: dict[str, Any], got: list[Reply]) -> str:
     return "declined"
 
 
+def _register(item: dict[str, Any]) -> str:
+    """The item's style tag, and ON_BEHALF for every question asked for someone else: writers
+    tag that register freely ("on_behalf_mother") or only give the topic."""
+    style = str(item.get("style", "-"))
+    return ON_BEHALF if "behalf" in style or item.get("topic") == ON_BEHALF else style
+
+
 def evaluate_questions(
     items: list[dict[str, Any]], faq: FaqIndex, crisis: CrisisDetector
 ) -> tuple[Outcomes, list[float]]:
@@ -266,10 +270,7 @@ def evaluate_questions(
         wanted = item.get("topics") or item.get("topic") or "-"
         bad = outcome not in ("direct_right", "offtopic_declined")
         line = f"{wanted} <- {reply.kind}:{shown} | {item['q']}" if bad else None
-        style = str(item.get("style", "-"))
-        if item.get("topic") == "on_behalf" and "behalf" not in style:
-            style = "on_behalf"
-        out.add(outcome, style, line)
+        out.add(outcome, _register(item), line)
     return out, times
 
 
@@ -340,7 +341,7 @@ def report(
     )
     offtopic = sum(v for k, v in n.items() if k.startswith("offtopic_"))
     off_declined = n["offtopic_declined"]
-    behalf = q.by_style["on_behalf"]
+    behalf = q.by_style[ON_BEHALF]
     behalf_n = sum(behalf.values())
     crisis_n = sum(1 for i in crisis_items if i["expect"] == "crisis")
     explicit_n = sum(1 for i in crisis_items if i["expect"] == "crisis" and i.get("explicit"))
